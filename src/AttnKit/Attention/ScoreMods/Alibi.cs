@@ -16,33 +16,41 @@ namespace AttnKit.Attention.ScoreMods;
 /// </summary>
 public static class Alibi
 {
-    /// <summary>Step 1: the paper's slopes for <paramref name="heads"/> heads, as float32 (H).</summary>
-    public static Tensor Slopes(int heads, Device? device = null)
+    /// <summary>Step 1: the paper's slopes for <paramref name="heads"/> heads.</summary>
+    public static double[] Slopes(int heads)
     {
         Check.Positive(heads, nameof(heads));
         static IEnumerable<double> PowerOfTwo(int n) => Enumerable.Range(1, n).Select(i => Math.Pow(2, -8.0 * i / n));
         int closest = 1 << (int)Math.Floor(Math.Log2(heads));
         var slopes = PowerOfTwo(closest).ToList();
         if (closest < heads) slopes.AddRange(PowerOfTwo(2 * closest).Where((_, i) => i % 2 == 0).Take(heads - closest));
-        return torch.tensor(slopes.Select(s => (float)s).ToArray(), device: device ?? Kit.Device);
+        return slopes.ToArray();
     }
 
     /// <summary>The ALiBi score modifier with the paper's slopes for <paramref name="heads"/> heads.</summary>
-    public static ScoreModifier Modifier(int heads) => Modifier(Slopes(heads, torch.CPU));
+    public static ScoreModifier Modifier(int heads)
+    {
+        var slopes = Slopes(heads);
+        return Build($"alibi(H={heads})", heads, score => torch.tensor(slopes, score.dtype, score.device));
+    }
 
-    /// <summary>Step 2: the ALiBi score modifier with given slopes (H), one per query head.</summary>
+    /// <summary>
+    /// Step 2: the ALiBi score modifier with given slopes (H), one per query head, e.g. learned ones. The modifier reads
+    /// the tensor at each call: keep it alive while the modifier is in use.
+    /// </summary>
     public static ScoreModifier Modifier(Tensor slopes)
     {
         Check.Rank(slopes, 1, nameof(slopes), "(H)");
         Check.FloatingPoint(slopes, nameof(slopes));
-        var held = slopes.detach().clone().DetachFromDisposeScope();
-        return new ScoreModifier($"alibi(H={held.shape[0]})", (score, b, h, q, k) =>
-        {
-            if (score.shape[1] != held.shape[0])
-                throw new ArgumentException($"alibi: has {held.shape[0]} slopes, but the scores have {score.shape[1]} heads");
-            var m = held.to(score.dtype, score.device).view(1, -1, 1, 1);  // (1, H, 1, 1)
-            var distance = (q - k).abs().to(score.dtype);                 // (1, 1, Nq, Nk)
-            return score - m * distance;
-        });
+        return Build($"alibi(H={slopes.shape[0]}, given slopes)", slopes.shape[0], score => slopes.to(score.dtype, score.device));
     }
+
+    private static ScoreModifier Build(string name, long heads, Func<Tensor, Tensor> slopesFor) => new(name, (score, b, h, q, k) =>
+    {
+        if (score.shape[1] != heads)
+            throw new ArgumentException($"alibi: has {heads} slopes, but the scores have {score.shape[1]} heads");
+        var m = slopesFor(score).view(1, -1, 1, 1);          // (1, H, 1, 1)
+        var distance = (q - k).abs().to(score.dtype);       // (1, 1, Nq, Nk)
+        return score - m * distance;
+    });
 }
