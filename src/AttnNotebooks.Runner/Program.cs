@@ -1,6 +1,10 @@
+using System.CommandLine;
 using AttnKit.Core.Native;
-using TorchSharp;
-var r = NativeCompatibility.Ensure();
-Console.WriteLine(r);
-var t = torch.ones(2, 3);
-Console.WriteLine(t.sum().item<float>());
+using AttnNotebooks.Runner;
+
+// Before anything touches TorchSharp: the Linux compatibility step (also run when AttnKit loads).
+NativeCompatibility.Ensure();
+
+var root = new RootCommand("AttnNotebooks: run, export and check the attention notebooks and the AttnKit library.");
+root.Subcommands.Add(DoctorCommand.Create());
+return root.Parse(args).Invoke();

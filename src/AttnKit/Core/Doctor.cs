@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using AttnKit.Attention;
+using AttnKit.Core.Gpu;
+using AttnKit.Core.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnKit.Core;
+
+/// <summary>One line of the diagnosis.</summary>
+/// <param name="Name">What was checked.</param>
+/// <param name="Ok">Whether it is fine.</param>
+/// <param name="Detail">What was found.</param>
+/// <param name="Fix">How to fix it, when not fine.</param>
+public sealed record DoctorCheck(string Name, bool Ok, string Detail, string? Fix = null);
+
+/// <summary>
+/// What loaded and whether it works: platform, the Linux compatibility step, TorchSharp and its libtorch, the
+/// device, and a small attention on it (fused against the reference). Used by the runner's <c>doctor</c> and the
+/// notebooks' setup.
+/// </summary>
+public static class Doctor
+{
+    /// <summary>Runs every check. <paramref name="device"/> and <paramref name="profile"/> override ATTN_DEVICE and ATTN_PROFILE.</summary>
+    public static IReadOnlyList<DoctorCheck> Run(string? device = null, string? profile = null)
+    {
+        var checks = new List<DoctorCheck>
+        {
+            new("platform", true, $"{RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}, .NET {Environment.Version}"),
+        };
+
+        var compat = NativeCompatibility.Report;
+        checks.Add(new("Linux compatibility step", compat.Error is null,
+            compat.Needed ? (compat.Applied ? "needed and used: " : "needed, not applied: ") + compat.Summary : "not needed: " + compat.Summary,
+            compat.Error is null ? null : compat.Error.Split('\n')[0]));
+
+        string version;
+        try
+        {
+            Kit.CudaAvailable(out _); // the first TorchSharp call asks for the CUDA backend, so a CUDA build binds it
+            version = torch.__version__;
+        }
+        catch (Exception e)
+        {
+            checks.Add(new("TorchSharp", false, "its native library did not load: " + Innermost(e).Message,
+                "reference TorchSharp-cpu (or TorchSharp-cuda-linux / TorchSharp-cuda-windows) 0.107.0 in the project that runs the kit, and build again"));
+            return checks;
+        }
+        var asm = typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion?.Split('+')[0];
+        checks.Add(new("TorchSharp", true, $"TorchSharp {asm ?? version}"));
+        checks.Add(new("libtorch backend", true, Backend()));
+
+        KitSettings settings;
+        try
+        {
+            settings = Kit.Resolve(device ?? Environment.GetEnvironmentVariable("ATTN_DEVICE"), profile ?? Environment.GetEnvironmentVariable("ATTN_PROFILE"));
+        }
+        catch (InvalidOperationException e)
+        {
+            checks.Add(new("device", false, e.Message, "unset ATTN_DEVICE (or pass --device auto/cpu), or install a CUDA build of TorchSharp where a GPU is present"));
+            return checks;
+        }
+        bool cuda = Kit.CudaAvailable(out var why);
+        var gpus = Nvml.Devices();
+        string gpuText = gpus is null ? "no NVIDIA driver (NVML) found" : string.Join("; ", gpus.Select(g => $"GPU {g.Index}: {g.Name}, {g.TotalBytes / (1L << 30)} GiB"));
+        checks.Add(new("CUDA", true, cuda ? $"available: {torch.cuda.device_count()} device(s); {gpuText}" : $"not available: {why}; {gpuText}"));
+        string name = settings.IsCuda ? gpus?.ElementAtOrDefault(settings.Device.index < 0 ? 0 : settings.Device.index)?.Name ?? "CUDA device" : "CPU";
+        checks.Add(new("device", true, $"{settings.Device} ({name}), {settings.DeviceSource}; profile {settings.Profile.ToString().ToLowerInvariant()}"));
+        checks.Add(SmokeTest(settings.Device));
+        return checks;
+    }
+
+    /// <summary>A small causal grouped-query attention on <paramref name="device"/>: the fused path against the float32 reference.</summary>
+    public static DoctorCheck SmokeTest(Device device)
+    {
+        try
+        {
+            using var scope = torch.NewDisposeScope();
+            var gen = new Generator(1234, device);
+            var q = torch.randn([2, 8, 128, 64], generator: gen, device: device);
+            var k = torch.randn([2, 2, 128, 64], generator: gen, device: device);
+            var v = torch.randn([2, 2, 128, 64], generator: gen, device: device);
+            var watch = Stopwatch.StartNew();
+            var fused = ScaledDotProductAttention.Fused(q, k, v, AttentionOptions.Causal);
+            if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);
+            double ms = watch.Elapsed.TotalMilliseconds;
+            var reference = ScaledDotProductAttention.Reference(q, k, v, AttentionOptions.Causal).Output;
+            double err = ((fused - reference).pow(2).sum() / reference.pow(2).sum()).sqrt().item<float>();
+            var detail = $"causal GQA attention (B=2, Hq=8, Hkv=2, N=128, D=64) on {device}: fused vs reference relative RMS error {err:E2}, first call {ms:F1} ms";
+            if (device.type == DeviceType.CUDA)
+            {
+                var half = ScaledDotProductAttention.Fused(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), AttentionOptions.Causal);
+                double errHalf = ((half.to(ScalarType.Float32) - reference).pow(2).sum() / reference.pow(2).sum()).sqrt().item<float>();
+                detail += $"; bf16 {errHalf:E2}";
+                if (!(errHalf < 2e-2)) return new("smoke test", false, detail, "the bf16 fused kernel disagrees with the reference: report this with the output of doctor");
+            }
+            return err < 1e-4
+                ? new("smoke test", true, detail)
+                : new("smoke test", false, detail, "the fused kernel disagrees with the reference: report this with the output of doctor");
+        }
+        catch (Exception e)
+        {
+            return new("smoke test", false, $"attention on {device} failed: {Innermost(e).Message}", "run doctor with --device cpu to see whether the CPU works; check the GPU driver with nvidia-smi");
+        }
+    }
+
+    private static string Backend()
+    {
+        var loaded = LoadedModules();
+        var cpu = loaded.FirstOrDefault(p => Path.GetFileName(p).StartsWith("libtorch_cpu", StringComparison.Ordinal) || Path.GetFileName(p).Equals("torch_cpu.dll", StringComparison.OrdinalIgnoreCase));
+        var cudaLib = loaded.FirstOrDefault(p => Path.GetFileName(p).StartsWith("libtorch_cuda", StringComparison.Ordinal) || Path.GetFileName(p).Equals("torch_cuda.dll", StringComparison.OrdinalIgnoreCase));
+        var sharp = loaded.FirstOrDefault(p => Path.GetFileName(p).Contains("LibTorchSharp", StringComparison.Ordinal));
+        return $"{(cudaLib is null ? "CPU build" : "CUDA build")} of libtorch from {Path.GetDirectoryName(cpu) ?? "(not loaded yet)"}; LibTorchSharp from {sharp ?? "(unknown)"}";
+    }
+
+    private static List<string> LoadedModules()
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux())
+                return File.ReadLines("/proc/self/maps").Select(l => l.IndexOf('/') is var i and >= 0 ? l[i..] : "").Where(p => p.Length > 0).Distinct().ToList();
+            return Process.GetCurrentProcess().Modules.Cast<ProcessModule>().Select(m => m.FileName ?? "").ToList();
+        }
+        catch (Exception) { return []; }
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+}
