@@ -78,10 +78,10 @@ public static class Doctor
         try
         {
             using var scope = torch.NewDisposeScope();
-            var gen = new Generator(1234, device);
-            var q = torch.randn([2, 8, 128, 64], generator: gen, device: device);
-            var k = torch.randn([2, 2, 128, 64], generator: gen, device: device);
-            var v = torch.randn([2, 2, 128, 64], generator: gen, device: device);
+            var gen = new Generator(1234);  // a CPU generator (TorchSharp's are), so the inputs are the same on every device
+            var q = torch.randn([2, 8, 128, 64], generator: gen).to(device);
+            var k = torch.randn([2, 2, 128, 64], generator: gen).to(device);
+            var v = torch.randn([2, 2, 128, 64], generator: gen).to(device);
             var watch = Stopwatch.StartNew();
             var fused = ScaledDotProductAttention.Fused(q, k, v, AttentionOptions.Causal);
             if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);

@@ -3,6 +3,11 @@ using TorchSharp;
 
 namespace AttnKit.Tests.Core;
 
+/// <summary>Tests that use the global random generators run alone, after the parallel ones.</summary>
+[CollectionDefinition("global RNG", DisableParallelization = true)]
+public sealed class GlobalRngCollection;
+
+[Collection("global RNG")]
 public class KitTests
 {
     [Fact]
@@ -48,6 +53,8 @@ public class KitTests
         var a = torch.randn(5, device: Kit.Device).cpu().data<float>().ToArray();
         Kit.Seed(42);
         var b = torch.randn(5, device: Kit.Device).cpu().data<float>().ToArray();
+        var c = torch.randn(5, device: Kit.Device).cpu().data<float>().ToArray();
         Assert.Equal(a, b);
+        Assert.NotEqual(b, c);
     }
 }
