@@ -68,6 +68,7 @@ public sealed class ElfFile
     private const int SymbolSize = 24;
     private const int DynamicEntrySize = 16;
     private const int MaxEntries = 10_000_000;
+    private static readonly byte[] ElfMagic = [0x7f, (byte)'E', (byte)'L', (byte)'F'];
 
     private readonly byte[] _data;
 
@@ -89,8 +90,12 @@ public sealed class ElfFile
     private ElfFile(byte[] data)
     {
         _data = data;
-        if (data.Length < 16 || data[0] != 0x7f || data[1] != (byte)'E' || data[2] != (byte)'L' || data[3] != (byte)'F')
+        if (data.Length == 0)
+            throw new ElfFormatException("empty file (0 bytes): not an ELF file");
+        if (!data.AsSpan(0, Math.Min(data.Length, 4)).SequenceEqual(ElfMagic.AsSpan(0, Math.Min(data.Length, 4))))
             throw new ElfFormatException("not an ELF file: it does not start with the bytes 7F 45 4C 46 (\\x7fELF)");
+        if (data.Length < 16)
+            throw new ElfFormatException($"truncated ELF header: the file has {data.Length} bytes, the identification alone needs 16");
         if (data[4] != 2)
             throw new ElfFormatException($"unsupported ELF class {data[4]}: expected 2 (64-bit)");
         if (data[5] != 1)
@@ -99,7 +104,7 @@ public sealed class ElfFile
             throw new ElfFormatException($"truncated ELF header: the file has {data.Length} bytes, the header needs {HeaderSize}");
 
         Machine = U16(18, "e_machine");
-        long shoff = checked((long)U64(0x28, "e_shoff"));
+        long shoff = I64(0x28, "e_shoff (the section header table's offset)");
         int shentsize = U16(0x3A, "e_shentsize");
         int shnum = U16(0x3C, "e_shnum");
         int shstrndx = U16(0x3E, "e_shstrndx");
@@ -116,14 +121,17 @@ public sealed class ElfFile
         {
             long b = shoff + (long)i * SectionHeaderSize;
             uint type = U32(b + 4, "sh_type");
-            long off = checked((long)U64(b + 24, "sh_offset"));
-            long size = checked((long)U64(b + 32, "sh_size"));
-            int link = checked((int)U32(b + 40, "sh_link"));
+            long off = I64(b + 24, $"section {i}'s sh_offset");
+            long size = I64(b + 32, $"section {i}'s sh_size");
+            uint link = U32(b + 40, "sh_link");
             if (type != 8 /* SHT_NOBITS */ && type != 0) Require(off, size, $"section {i}");
             if (link >= shnum) throw new ElfFormatException($"section {i} links to section {link}, but the file has {shnum} sections");
-            raw[i] = (U32(b, "sh_name"), type, off, size, link, U32(b + 44, "sh_info"), checked((long)U64(b + 56, "sh_entsize")));
+            raw[i] = (U32(b, "sh_name"), type, off, size, (int)link, U32(b + 44, "sh_info"), I64(b + 56, $"section {i}'s sh_entsize"));
         }
         var names = raw[shstrndx];
+        // Only string tables were checked to lie inside the file above; the names are read from this one.
+        if (names.type != SHT_STRTAB)
+            throw new ElfFormatException($"the section name table (section {shstrndx}) has type {names.type}, not a string table ({SHT_STRTAB})");
         Sections = raw.Select((s, i) => new ElfSection(i, CString(names.off, names.size, s.name, "section name"), s.type, s.off, s.size, s.link, s.info, s.entsize)).ToArray();
 
         var dynamic = Sections.FirstOrDefault(s => s.Type == SHT_DYNAMIC);
@@ -266,7 +274,7 @@ public sealed class ElfFile
     private void Require(long offset, long length, string what)
     {
         if (offset < 0 || length < 0 || offset > _data.Length || length > _data.Length - offset)
-            throw new ElfFormatException($"truncated or corrupt: {what} spans bytes {offset}..{offset + length} but the file has {_data.Length} bytes");
+            throw new ElfFormatException($"truncated or corrupt: {what} spans {length} bytes from offset {offset}, but the file has {_data.Length} bytes");
     }
 
     private static void RequireInSection(ElfSection sec, long offset, long length, string what)
@@ -278,4 +286,11 @@ public sealed class ElfFile
     private ushort U16(long offset, string what) { Require(offset, 2, what); return BinaryPrimitives.ReadUInt16LittleEndian(_data.AsSpan((int)offset)); }
     private uint U32(long offset, string what) { Require(offset, 4, what); return BinaryPrimitives.ReadUInt32LittleEndian(_data.AsSpan((int)offset)); }
     private ulong U64(long offset, string what) { Require(offset, 8, what); return BinaryPrimitives.ReadUInt64LittleEndian(_data.AsSpan((int)offset)); }
+    /// <summary>A 64-bit offset or size, which must fit a long (files larger than 8 EiB do not exist).</summary>
+    private long I64(long offset, string what)
+    {
+        ulong v = U64(offset, what);
+        if (v > long.MaxValue) throw new ElfFormatException($"corrupt: {what} is {v}, beyond any file size");
+        return (long)v;
+    }
 }

@@ -104,7 +104,7 @@ public static class NativeCompatibility
         if (missing.Length == 0)
             return new(false, false, $"{libStdCxx} defines every version TorchSharp needs (newest {newest}); not needed", libTorchSharp, LibStdCxx: libStdCxx, MissingVersions: []);
         var names = missing.Select(m => m.Version).ToArray();
-        var blockers = missing.SelectMany(m => elf.SymbolsWithVersion(m.Index)).Where(s => !VersionRequirementPatch.MarkerSymbols.Contains(s.Name)).Select(s => s.Name).ToArray();
+        var blockers = missing.SelectMany(m => elf.SymbolsWithVersion(m.Index)).Where(s => !VersionRequirementPatch.MarkerSymbols.Contains(s.Name) || !s.IsUndefined).Select(s => s.Name).ToArray();
         var summary = $"{libStdCxx} stops at {newest} but {Path.GetFileName(libTorchSharp)} requires {string.Join(", ", names)}";
         if (blockers.Length > 0)
             return new(true, false, summary + " for real symbols", libTorchSharp, null, libStdCxx, names,
