@@ -141,20 +141,55 @@ public static class NativeCompatibility
 
     private static void Register(Assembly torchAssembly, string original, string patched)
     {
-        // The patched copy's RUNPATH is $ORIGIN (now the cache folder): load the neighbours it links against first,
-        // from the original's folder, so the loader finds them by soname. Elsewhere (LD_LIBRARY_PATH) the loader finds them.
-        var folder = Path.GetDirectoryName(original)!;
-        foreach (var needed in ElfFile.Read(patched).Needed)
-        {
-            var beside = Path.Combine(folder, needed);
-            if (File.Exists(beside)) NativeLibrary.Load(beside);
-        }
+        // The patched copy's RUNPATH is $ORIGIN (now the cache folder): load the libraries it links against first, from
+        // where the original would have found them, so the loader then finds them by soname. What is not found there is
+        // left to the loader's own search (LD_LIBRARY_PATH, as on a machine with PyTorch's libtorch).
+        foreach (var dependency in FindDependencies(original, ElfFile.Read(patched).Needed))
+            NativeLibrary.Load(dependency);
         _handle = NativeLibrary.Load(patched);
         try { NativeLibrary.SetDllImportResolver(torchAssembly, (name, _, _) => IsLibTorchSharp(name) ? _handle : IntPtr.Zero); }
         catch (InvalidOperationException) { /* someone set one already; the fallback event below still answers */ }
         var context = AssemblyLoadContext.GetLoadContext(torchAssembly) ?? AssemblyLoadContext.Default;
         context.ResolvingUnmanagedDll += (assembly, name) => IsLibTorchSharp(name) ? _handle : IntPtr.Zero;
     }
+
+    /// <summary>
+    /// Where the libraries that <paramref name="original"/> links against are, in load order: beside it (an app's output
+    /// folder), else, in the NuGet packages layout that notebook hosts load TorchSharp from
+    /// (&lt;packages&gt;/torchsharp/&lt;version&gt;/runtimes/&lt;rid&gt;/native/), in the libtorch packages next to it
+    /// (&lt;packages&gt;/libtorch-cpu-&lt;rid&gt;/&lt;version&gt;/runtimes/&lt;rid&gt;/native/, then other libtorch-* packages), the newest
+    /// version first. System libraries and names found nowhere are left out.
+    /// </summary>
+    internal static IReadOnlyList<string> FindDependencies(string original, IEnumerable<string> needed)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(original))!;
+        var candidates = new List<string> { folder };
+        var native = new DirectoryInfo(folder);
+        var rid = native.Parent?.Name;                                  // runtimes/<rid>/native
+        var packages = native.Parent?.Parent?.Parent?.Parent?.Parent;   // <packages>/torchsharp/<version>/runtimes/<rid>/native
+        if (native.Name == "native" && native.Parent?.Parent?.Name == "runtimes" && packages is { Exists: true } && rid is not null)
+        {
+            candidates.AddRange(packages.GetDirectories("libtorch-*")
+                .OrderBy(p => p.Name.StartsWith("libtorch-cpu", StringComparison.Ordinal) ? 0 : 1).ThenBy(p => p.Name, StringComparer.Ordinal)
+                .SelectMany(p => p.GetDirectories().OrderByDescending(v => v.Name, VersionNameComparer.Instance))
+                .Select(v => Path.Combine(v.FullName, "runtimes", rid, "native"))
+                .Where(Directory.Exists));
+        }
+        var found = new List<string>();
+        foreach (var name in needed)
+        {
+            if (IsSystemLibrary(name)) continue;
+            var path = candidates.Select(c => Path.Combine(c, name)).FirstOrDefault(File.Exists);
+            if (path is not null) found.Add(path);
+        }
+        return found;
+    }
+
+    private static bool IsSystemLibrary(string name) =>
+        name.StartsWith("libc.so", StringComparison.Ordinal) || name.StartsWith("libm.so", StringComparison.Ordinal) ||
+        name.StartsWith("libstdc++", StringComparison.Ordinal) || name.StartsWith("libgcc_s", StringComparison.Ordinal) ||
+        name.StartsWith("ld-linux", StringComparison.Ordinal) || name.StartsWith("libpthread", StringComparison.Ordinal) ||
+        name.StartsWith("libdl.so", StringComparison.Ordinal) || name.StartsWith("librt.so", StringComparison.Ordinal);
 
     private static bool IsLibTorchSharp(string name) =>
         name is "LibTorchSharp" or "libLibTorchSharp" or NativeName || Path.GetFileName(name) == NativeName;
@@ -195,13 +230,13 @@ public static class NativeCompatibility
         return dirs.Select(d => Path.Combine(d, LibStdCxxName)).FirstOrDefault(File.Exists);
     }
 
-    /// <summary>Orders version names like GLIBCXX_3.4.9 &lt; GLIBCXX_3.4.30 by their numeric parts.</summary>
+    /// <summary>Orders version names by their numeric parts: GLIBCXX_3.4.9 &lt; GLIBCXX_3.4.30, and package versions 2.9.1 &lt; 2.10.0.</summary>
     internal sealed class VersionNameComparer : IComparer<string>
     {
         public static readonly VersionNameComparer Instance = new();
         public int Compare(string? x, string? y)
         {
-            static int[] Parts(string? s) => (s ?? "").Split('_').Last().Split('.').Select(p => int.TryParse(p, out var n) ? n : 0).ToArray();
+            static int[] Parts(string? s) => (s ?? "").Split('_').Last().Split('.', '-').Select(p => int.TryParse(p, out var n) ? n : 0).ToArray();
             var (a, b) = (Parts(x), Parts(y));
             for (int i = 0; i < Math.Min(a.Length, b.Length); i++) if (a[i] != b[i]) return a[i].CompareTo(b[i]);
             return a.Length.CompareTo(b.Length);
