@@ -1,10 +1,13 @@
 using System.CommandLine;
 using AttnKit.Core.Native;
 using AttnNotebooks.Runner;
+using AttnNotebooks.Runner.Execution;
 
 // Before anything touches TorchSharp: the Linux compatibility step (also run when AttnKit loads).
 NativeCompatibility.Ensure();
 
 var root = new RootCommand("AttnNotebooks: run, export and check the attention notebooks and the AttnKit library.");
 root.Subcommands.Add(DoctorCommand.Create());
-return root.Parse(args).Invoke();
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(WorkerCommand.Create());
+return await root.Parse(args).InvokeAsync();
