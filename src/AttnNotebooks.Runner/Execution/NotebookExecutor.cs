@@ -38,6 +38,7 @@ public sealed class NotebookExecutor
     private readonly HashSet<string> _referenced = new(StringComparer.OrdinalIgnoreCase);
     // One globals object for the whole script state (ContinueWithAsync keeps the first); each cell attaches its outputs to it.
     private readonly ScriptGlobals _globals = new();
+    private int _executionCount;
 
     /// <summary>Prepares to run <paramref name="notebook"/>, whose relative paths resolve against <paramref name="folder"/>.</summary>
     public NotebookExecutor(Notebook notebook, string folder)
@@ -59,14 +60,13 @@ public sealed class NotebookExecutor
     public async Task<IReadOnlyList<CellResult>> RunAsync(Action<int, CellResult?> onCell, CancellationToken cancel = default)
     {
         var results = new List<CellResult>();
-        int executionCount = 0;
         foreach (var cell in _notebook.Cells)
         {
             if (cell.CellType != "code") continue;
             cell.ClearOutputs();
             onCell(cell.Number, null);
             var watch = Stopwatch.StartNew();
-            var result = await RunCellAsync(cell, ++executionCount, cancel);
+            var result = await RunCellAsync(cell, cancel);
             result = result with { Seconds = watch.Elapsed.TotalSeconds };
             results.Add(result);
             onCell(cell.Number, result);
@@ -75,14 +75,16 @@ public sealed class NotebookExecutor
         return results;
     }
 
-    private async Task<CellResult> RunCellAsync(NotebookCell cell, int executionCount, CancellationToken cancel)
+    private async Task<CellResult> RunCellAsync(NotebookCell cell, CancellationToken cancel)
     {
-        if (cell.Kernel != "csharp" && cell.Kernel != "markdown")
-            return Fail(cell, executionCount, "UnsupportedKernel", $"the cell is in the '{cell.Kernel}' kernel; the runner runs C# cells only", 1);
+        if (cell.Kernel == "markdown") return new CellResult(cell.Number, true, 0);
+        if (cell.Kernel != "csharp")
+            return Fail(cell, ++_executionCount, "UnsupportedKernel", $"the cell is in the '{cell.Kernel}' kernel; the runner runs C# cells only", 1);
         CellPlan plan;
         try { plan = CellDirectives.Plan(cell.Source); }
-        catch (DirectiveException e) { return Fail(cell, executionCount, "DirectiveError", e.Message, e.Line); }
-        if (plan.IsMarkdown || cell.Kernel == "markdown") return new CellResult(cell.Number, true, 0);
+        catch (DirectiveException e) { return Fail(cell, ++_executionCount, "DirectiveError", e.Message, e.Line); }
+        if (plan.IsMarkdown) return new CellResult(cell.Number, true, 0);
+        int executionCount = ++_executionCount;
         cell.ExecutionCount = executionCount;
 
         foreach (var name in plan.Packages.SelectMany(p => p.Assemblies).Concat(plan.OwnAssemblies))

@@ -16,6 +16,8 @@ public sealed class NotebookFormatException(string message) : ArgumentException(
 public sealed class Notebook
 {
     private readonly JsonObject _root;
+    private static readonly System.Text.RegularExpressions.Regex SurrogateEscape =
+        new(@"(?<!\\)((?:\\\\)*)\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})", System.Text.RegularExpressions.RegexOptions.Compiled | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     /// <summary>Where it was read from, or a name for error messages.</summary>
     public string Name { get; }
@@ -75,7 +77,9 @@ public sealed class Notebook
     public string ToJson()
     {
         var options = new JsonSerializerOptions { WriteIndented = true, IndentSize = 1, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        return _root.ToJsonString(options) + "\n";
+        // The encoder still escapes characters beyond the BMP (𝛼, emoji); Jupyter writes them as they are.
+        return SurrogateEscape.Replace(_root.ToJsonString(options), m => m.Groups[1].Value + char.ConvertFromUtf32(char.ConvertToUtf32(
+            (char)Convert.ToInt32(m.Groups[2].Value, 16), (char)Convert.ToInt32(m.Groups[3].Value, 16)))) + "\n";
     }
 
     /// <summary>
