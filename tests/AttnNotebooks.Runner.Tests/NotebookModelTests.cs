@@ -54,6 +54,7 @@ public class NotebookModelTests
         Assert.Equal(["AttnKit"], plan.OwnAssemblies);
         Assert.Equal("\n\n\n\n#r \"lib/Other.dll\"\n#load \"x.csx\"\nvar a = 1;", plan.Code); // line numbers kept
         Assert.True(CellDirectives.Plan("#!markdown\n# hi").IsMarkdown);
+        Assert.Equal("fsharp", Notebook.Parse("""{"nbformat": 4, "metadata": {"polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp"}}}, "cells": []}""").DefaultKernel);
         Assert.Equal(3, Assert.Throws<DirectiveException>(() => CellDirectives.Plan("var a = 1;\n\n#!time")).Line);
         Assert.Contains("not 1.0.0", Assert.Throws<DirectiveException>(() => CellDirectives.Plan("#r \"nuget: Microsoft.Data.Analysis, 1.0.0\"")).Message);
     }

@@ -11,10 +11,10 @@ public static class Heatmap
 {
     /// <summary>
     /// A heatmap of a 2-D tensor (rows top to bottom, like a matrix), optionally with row and column labels (e.g. the
-    /// query and key tokens of an attention map). Boolean tensors show as 0/1.
+    /// query and key tokens of an attention map) and a fixed colour range (so several heatmaps compare). Boolean tensors show as 0/1.
     /// </summary>
     public static GenericChart Of(Tensor matrix, string? title = null, IReadOnlyList<string>? rowLabels = null, IReadOnlyList<string>? columnLabels = null,
-        string xTitle = "key", string yTitle = "query", string colorScale = "Viridis")
+        string xTitle = "key", string yTitle = "query", string colorScale = "Viridis", double? zMin = null, double? zMax = null)
     {
         Check.Rank(matrix, 2, nameof(matrix), "(rows, columns)");
         var (rows, cols) = ((int)matrix.shape[0], (int)matrix.shape[1]);
@@ -28,6 +28,9 @@ public static class Heatmap
         var chart = Plotly.NET.CSharp.Chart.Heatmap<double, string, string, string>(
             zData: z, X: x, Y: y, ReverseYAxis: true,
             ColorScale: StyleParam.Colorscale.NewCustom(Colors(colorScale)));
+        var trace = GenericChart.getTraces(chart).Single();
+        if (zMin is double lo) trace.SetProperty("zmin", lo);
+        if (zMax is double hi) trace.SetProperty("zmax", hi);
         int side = Math.Clamp(28 * Math.Max(rows, cols) + 140, 320, 720);
         chart = chart
             .WithXAxisStyle<double, double, string>(TitleText: xTitle)

@@ -34,7 +34,10 @@ internal static class WorkerCommand
 
         NativeCompatibility.Ensure();
         KitFormatters.Register();
-        var executor = new NotebookExecutor(nb, Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        outPath = Path.GetFullPath(outPath);
+        Directory.SetCurrentDirectory(folder); // as in the kernel: relative paths in cells resolve against the notebook's folder
+        var executor = new NotebookExecutor(nb, folder);
         var results = await executor.RunAsync((cell, result) =>
         {
             if (result is null) { Emit(new { @event = "start", cell }); return; }

@@ -28,7 +28,7 @@ public sealed class Notebook
     /// <summary>The notebook-level metadata object (kernelspec, polyglot_notebook, ...).</summary>
     public JsonObject Metadata => (JsonObject)_root["metadata"]!;
 
-    /// <summary>The default kernel language: <c>metadata.polyglot_notebook.defaultKernelName</c>, else <c>metadata.kernelspec.language</c>, else "csharp".</summary>
+    /// <summary>The default kernel language: <c>metadata.polyglot_notebook.kernelInfo.defaultKernelName</c>, else <c>metadata.kernelspec.language</c>, else "csharp".</summary>
     public string DefaultKernel { get; }
 
     private Notebook(JsonObject root, string name)
@@ -40,7 +40,8 @@ public sealed class Notebook
         if (root["metadata"] is not JsonObject) root["metadata"] = new JsonObject();
         if (root["cells"] is not JsonArray cells) throw new NotebookFormatException($"{name}: expected a \"cells\" array");
         var meta = Metadata;
-        DefaultKernel = Normalize(meta["polyglot_notebook"]?["defaultKernelName"]?.GetValue<string>()
+        DefaultKernel = Normalize(meta["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"]?.GetValue<string>()
+                                  ?? meta["polyglot_notebook"]?["defaultKernelName"]?.GetValue<string>()
                                   ?? meta["kernelspec"]?["language"]?.GetValue<string>()
                                   ?? "csharp");
         var list = new List<NotebookCell>();
