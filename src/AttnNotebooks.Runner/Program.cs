@@ -9,5 +9,6 @@ NativeCompatibility.Ensure();
 var root = new RootCommand("AttnNotebooks: run, export and check the attention notebooks and the AttnKit library.");
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 return await root.Parse(args).InvokeAsync();

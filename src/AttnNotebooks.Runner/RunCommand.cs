@@ -1,6 +1,7 @@
 using System.CommandLine;
 using AttnNotebooks.Runner.Execution;
 using AttnNotebooks.Runner.Notebooks;
+using AttnNotebooks.Runner.Site;
 using Spectre.Console;
 
 namespace AttnNotebooks.Runner;
@@ -99,8 +100,13 @@ internal static class RunCommand
         if (site)
         {
             var siteDir = Path.Combine(outDir, "site");
-            SiteExport.Write(outcomes.Where(o => o.Executed is not null).Select(o => (o.Name, o.Executed!, (bool?)o.Passed, o.Seconds)).ToList(), siteDir);
-            console.WriteLine($"site: {Path.GetFullPath(Path.Combine(siteDir, "index.html"))}");
+            var written = outcomes.Where(o => o.Executed is not null).ToList();
+            var result = SiteWriter.Write(written.Select(o => (o.Name.Replace('\\', '/'), o.Executed!)).ToList(), siteDir, new SiteOptions
+            {
+                Statuses = written.ToDictionary(o => o.Name.Replace('\\', '/'), o => new NotebookStatus(o.Passed, o.Seconds, o.Error)),
+                Footer = $"Executed by the AttnNotebooks runner on {DateTime.Now:yyyy-MM-dd HH:mm}{(device is null ? "" : $", device {device}")}{(profile is null ? "" : $", profile {profile}")}.",
+            });
+            console.WriteLine($"site: open {Path.GetFullPath(result.IndexPath)}");
         }
         int passed = outcomes.Count(o => o.Passed), failed = outcomes.Count - passed;
         console.WriteLine($"{passed} passed, {failed} failed");

@@ -16,6 +16,20 @@ namespace AttnKit.Core;
 /// <param name="Fix">How to fix it, when not fine.</param>
 public sealed record DoctorCheck(string Name, bool Ok, string Detail, string? Fix = null);
 
+/// <summary>The doctor's checks, in order; notebooks show them as a table.</summary>
+public sealed class DoctorReport(IReadOnlyList<DoctorCheck> checks) : IReadOnlyList<DoctorCheck>
+{
+    /// <summary>Whether every check passed.</summary>
+    public bool AllOk => checks.All(c => c.Ok);
+    /// <inheritdoc/>
+    public DoctorCheck this[int index] => checks[index];
+    /// <inheritdoc/>
+    public int Count => checks.Count;
+    /// <inheritdoc/>
+    public IEnumerator<DoctorCheck> GetEnumerator() => checks.GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
 /// <summary>
 /// What loaded and whether it works: platform, the Linux compatibility step, TorchSharp and its libtorch, the
 /// device, and a small attention on it (fused against the reference). Used by the runner's <c>doctor</c> and the
@@ -24,7 +38,9 @@ public sealed record DoctorCheck(string Name, bool Ok, string Detail, string? Fi
 public static class Doctor
 {
     /// <summary>Runs every check. <paramref name="device"/> and <paramref name="profile"/> override ATTN_DEVICE and ATTN_PROFILE.</summary>
-    public static IReadOnlyList<DoctorCheck> Run(string? device = null, string? profile = null)
+    public static DoctorReport Run(string? device = null, string? profile = null) => new(Checks(device, profile));
+
+    private static List<DoctorCheck> Checks(string? device, string? profile)
     {
         var checks = new List<DoctorCheck>
         {

@@ -40,8 +40,24 @@ public static class KitFormatters
             Formatter.Register<Tensor>((t, writer) => writer.Write(TensorText(t)), PlainTextFormatter.MimeType);
             Formatter.Register<DataFrame>((df, writer) => writer.Write(DataFrameHtml(df)), HtmlFormatter.MimeType);
             Formatter.Register<DataFrame>((df, writer) => writer.Write(DataFrameText(df)), PlainTextFormatter.MimeType);
+            Formatter.Register<AttnKit.Core.DoctorReport>((r, writer) => writer.Write(DoctorHtml(r)), HtmlFormatter.MimeType);
+            Formatter.Register<AttnKit.Core.DoctorReport>((r, writer) => writer.Write(string.Join("\n", r.Select(c => $"{(c.Ok ? "ok  " : "FAIL")} {c.Name}: {c.Detail}{(c.Fix is null ? "" : " (fix: " + c.Fix + ")")}"))), PlainTextFormatter.MimeType);
             _registered = true;
         }
+    }
+
+    /// <summary>The doctor's checks as a table: check, status, what was found (and the fix).</summary>
+    public static string DoctorHtml(AttnKit.Core.DoctorReport report)
+    {
+        var sb = new StringBuilder("<table class=\"attn-doctor\"><thead><tr><th>check</th><th></th><th>found</th></tr></thead><tbody>");
+        foreach (var c in report)
+        {
+            sb.Append("<tr><td>").Append(WebUtility.HtmlEncode(c.Name)).Append("</td><td style=\"color:").Append(c.Ok ? "#1a7f37\">ok" : "#cf222e\">FAIL").Append("</td><td>")
+              .Append(WebUtility.HtmlEncode(c.Detail));
+            if (c.Fix is not null) sb.Append("<br><b>fix:</b> ").Append(WebUtility.HtmlEncode(c.Fix));
+            sb.Append("</td></tr>");
+        }
+        return sb.Append("</tbody></table>").ToString();
     }
 
     /// <summary>"Plotly chart: 2 traces (scatter, heatmap)", for plain-text outputs.</summary>

@@ -31,7 +31,7 @@ public static class Slider
             args = new object[] { "visible", Enumerable.Range(0, views.Count).Select(j => j == i).ToArray() },
         }).ToArray();
         var layout = GenericChart.getLayout(combined);
-        layout.SetProperty("sliders", new object[] { new { active, currentvalue = new { prefix }, pad = new { t = 40 }, steps } });
+        layout.SetProperty("sliders", new object[] { new { active, currentvalue = new { prefix }, pad = new { t = 70 }, steps } });
         if (title is not null) layout.SetProperty("title", new { text = title });
         return combined;
     }
