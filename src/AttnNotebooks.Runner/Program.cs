@@ -10,5 +10,6 @@ var root = new RootCommand("AttnNotebooks: run, export and check the attention n
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,112 @@
+using AttnKit.Attention;
+using AttnKit.Attention.Masks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnKit.Bench;
+
+/// <summary>
+/// The attention suite: scaled dot-product attention through the fused kernel (non-causal, causal, grouped-query,
+/// forward and backward), through masks that reduce to dense attention (sliding window, prefix-LM, document), and
+/// the dense float32 reference. FLOPs are the dense count 4·B·H·N²·D, halved when causal; masked rows count what
+/// the dense kernel computes (a mask tensor does not skip work), and say so.
+/// </summary>
+public sealed class AttentionBenchCases : IBenchCaseProvider
+{
+    /// <inheritdoc/>
+    public IEnumerable<IBenchCase> Cases()
+    {
+        yield return new Sdpa("sdpa", "sdpa", AttentionOptions.None, causalFlops: false, gqa: false, backward: false);
+        yield return new Sdpa("sdpa-causal", "sdpa-causal", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: false);
+        yield return new Sdpa("sdpa-gqa-causal", "sdpa-gqa-causal", AttentionOptions.Causal, causalFlops: true, gqa: true, backward: false);
+        yield return new Sdpa("sdpa-causal-fwd+bwd", "sdpa-causal-fwd+bwd", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: true);
+        yield return new Sdpa("sliding-window-1024", "masked-window-1024", new AttentionOptions { Mask = Masks.SlidingWindow(1024) }, causalFlops: false, gqa: false, backward: false);
+        yield return new Sdpa("prefix-lm-256", "masked-prefix-256", new AttentionOptions { Mask = Masks.PrefixLM(256) }, causalFlops: false, gqa: false, backward: false);
+        yield return new Sdpa("document-4", "masked-document-4", null, causalFlops: false, gqa: false, backward: false, documents: 4);
+        yield return new Reference();
+    }
+
+    private static (Tensor q, Tensor k, Tensor v) Inputs(BenchShape s, Device device, bool gqa, bool grad)
+    {
+        var gen = new Generator(1234);
+        long kv = gqa ? s.KvHeads : s.Heads;
+        Tensor Make(long heads) { var t = torch.randn([s.Batch, heads, s.Tokens, s.HeadDim], generator: gen).to(s.DType, device); return grad ? t.requires_grad_(true) : t; }
+        return (Make(s.Heads), Make(kv), Make(kv));
+    }
+
+    private sealed class Sdpa(string name, string pytorch, AttentionOptions? options, bool causalFlops, bool gqa, bool backward, int documents = 0) : IBenchCase
+    {
+        public string Suite => "attention";
+        public string Name => name;
+        public string Path => options?.Mask is { } m && m != Masks.Causal || documents > 0
+            ? "fused + mask tensor (the mask is materialized; libtorch picks a kernel that takes a mask, not flash)"
+            : "fused (libtorch's SDPA; flash on CUDA where it applies)";
+        public string? PyTorchName => pytorch;
+        public string FlopsNote => (causalFlops ? "4·B·H·N²·D / 2 (causal)" : "4·B·H·N²·D (dense: the kernel computes masked positions too)") + (backward ? " × 3.5 (forward + backward, backward = 2.5 × forward)" : "");
+        public double Flops(BenchShape s) => s.AttentionFlops * (causalFlops ? 0.5 : 1) * (backward ? 3.5 : 1);
+        public double Tokens(BenchShape s) => s.Batch * s.Tokens;
+        public long PeakBytes(BenchShape s)
+        {
+            long kv = gqa ? s.KvHeads : s.Heads;
+            long io = (2 * s.Heads + 2 * kv) * s.Batch * s.Tokens * s.HeadDim * s.ElementBytes * (backward ? 2 : 1); // q, k, v, out (and their grads)
+            long mask = Path.StartsWith("fused + mask", StringComparison.Ordinal) ? s.Batch * s.Heads * s.Tokens * s.Tokens * s.ElementBytes : 0;
+            return io + mask;
+        }
+        public bool Supports(BenchShape s, Device device, out string why)
+        {
+            why = "";
+            if (gqa && (s.KvHeads == s.Heads || s.Heads % s.KvHeads != 0)) { why = "needs fewer key/value heads than query heads"; return false; }
+            if (documents > 0 && s.Tokens % documents != 0) { why = $"N must be a multiple of {documents} documents"; return false; }
+            return true;
+        }
+        public IBenchRun Prepare(BenchShape s, Device device)
+        {
+            var scope = torch.NewDisposeScope();
+            var (q, k, v) = Inputs(s, device, gqa, backward);
+            var opts = options;
+            if (documents > 0)
+            {
+                var ids = torch.arange(s.Tokens, ScalarType.Int64, device).floor_divide(s.Tokens / documents).view(1, -1).expand(s.Batch, -1).contiguous();
+                opts = new AttentionOptions { Mask = Masks.Document(ids) & Masks.Causal };
+            }
+            var grad = backward ? torch.randn_like(q) : null;
+            return new Run(scope, () =>
+            {
+                using var inner = torch.NewDisposeScope();
+                var o = ScaledDotProductAttention.Fused(q, k, v, opts);
+                if (backward) torch.autograd.backward([o], [grad!]);
+            });
+        }
+    }
+
+    private sealed class Reference : IBenchCase
+    {
+        public string Suite => "attention";
+        public string Name => "reference-causal";
+        public string Path => "reference (dense float32: scores, softmax and weights materialized)";
+        public string? PyTorchName => null;
+        public string FlopsNote => "4·B·H·N²·D / 2 (causal), though the reference computes the full N² scores";
+        public double Flops(BenchShape s) => s.AttentionFlops * 0.5;
+        public double Tokens(BenchShape s) => s.Batch * s.Tokens;
+        public long PeakBytes(BenchShape s) => 4 * s.Batch * s.Heads * s.Tokens * s.Tokens * 4 + 4 * s.Batch * s.Heads * s.Tokens * s.HeadDim * 4;
+        public bool Supports(BenchShape s, Device device, out string why)
+        {
+            why = "";
+            long limit = device.type == DeviceType.CUDA ? 24L << 30 : 2L << 30;
+            if (PeakBytes(s) > limit) { why = $"would hold {PeakBytes(s) / (1 << 20)} MiB of scores and weights (limit {limit >> 20} MiB)"; return false; }
+            return true;
+        }
+        public IBenchRun Prepare(BenchShape s, Device device)
+        {
+            var scope = torch.NewDisposeScope();
+            var (q, k, v) = Inputs(s, device, false, false);
+            return new Run(scope, () => { using var _ = ScaledDotProductAttention.Reference(q, k, v, AttentionOptions.Causal); });
+        }
+    }
+
+    internal sealed class Run(DisposeScope scope, Action step) : IBenchRun
+    {
+        public void Step() => step();
+        public void Dispose() => scope.Dispose();
+    }
+}

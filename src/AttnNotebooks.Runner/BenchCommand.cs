@@ -1,0 +1,304 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using AttnKit.Bench;
+using AttnKit.Core;
+using AttnKit.Notebook;
+using Plotly.NET.CSharp;
+using Spectre.Console;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnNotebooks.Runner;
+
+/// <summary>One measured row of the bench.</summary>
+internal sealed record BenchRow(string Suite, string Case, string Path, string Device, BenchShape Shape, BenchTiming? Timing, double Tflops, double TokensPerS,
+    double PeakMb, string FlopsNote, string? Skipped, double? PyTorchMs = null)
+{
+    public double? Ratio => Timing is not null && PyTorchMs is > 0 ? Timing.MedianMs / PyTorchMs : null;
+}
+
+/// <summary>
+/// <c>bench</c>: times every registered case (<see cref="BenchRegistry"/>) across sizes on the CPU or a GPU, and, where
+/// PyTorch is importable, the same operations in PyTorch eager (bench/pytorch/attention.py) in the same invocation,
+/// reporting the kit's time over PyTorch's. Writes bench.csv and bench.html (time against N on log-log axes, with the
+/// fitted slope).
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var suite = new Option<string>("--suite") { Description = "attention, decode, train or all", DefaultValueFactory = _ => "all" };
+        suite.AcceptOnlyFromAmong("attention", "decode", "train", "all");
+        var device = new Option<string?>("--device") { Description = "cpu or cuda (default: ATTN_DEVICE, else auto)" };
+        var sizes = new Option<string?>("--sizes") { Description = "sequence lengths N (context lengths for decode), comma-separated; default by device" };
+        var headDims = new Option<string?>("--head-dims") { Description = "head dimensions, comma-separated" };
+        var dtypes = new Option<string?>("--dtypes") { Description = "bf16, fp16, fp32, comma-separated" };
+        var batch = new Option<int?>("--batch") { Description = "batch size of the attention suite" };
+        var heads = new Option<int?>("--heads") { Description = "query heads" };
+        var kvHeads = new Option<int?>("--kv-heads") { Description = "key/value heads for grouped-query rows and decode" };
+        var decodeBatch = new Option<int?>("--decode-batch") { Description = "batch size of the decode suite (default 1)" };
+        var cases = new Option<string?>("--cases") { Description = "only these rows (names, comma-separated)" };
+        var repeats = new Option<int>("--repeats") { Description = "timed repeats per row (median reported)", DefaultValueFactory = _ => 10 };
+        var pytorch = new Option<string>("--pytorch") { Description = "auto (when python3 has torch), on, off", DefaultValueFactory = _ => "auto" };
+        pytorch.AcceptOnlyFromAmong("auto", "on", "off");
+        var output = new Option<string>("--out") { Description = "folder for bench.csv and bench.html", DefaultValueFactory = _ => Path.Combine("results", "bench") };
+        var command = new Command("bench", "Time the registered attention families, caches and models; compare with PyTorch where it is installed.")
+        {
+            suite, device, sizes, headDims, dtypes, batch, heads, kvHeads, decodeBatch, cases, repeats, pytorch, output,
+        };
+        command.SetAction(parse => Run(new Settings(parse.GetValue(suite)!, parse.GetValue(device), parse.GetValue(sizes), parse.GetValue(headDims), parse.GetValue(dtypes),
+            parse.GetValue(batch), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(decodeBatch), parse.GetValue(cases), parse.GetValue(repeats),
+            parse.GetValue(pytorch)!, parse.GetValue(output)!)));
+        return command;
+    }
+
+    internal sealed record Settings(string Suite, string? Device, string? Sizes, string? HeadDims, string? DTypes, int? Batch, int? Heads, int? KvHeads,
+        int? DecodeBatch, string? Cases, int Repeats, string PyTorch, string Out);
+
+    public static int Run(Settings s)
+    {
+        var console = AnsiConsole.Console;
+        if (Console.IsOutputRedirected) console.Profile.Width = 200; // logs: keep table rows on one line
+        KitSettings kit;
+        try { kit = Kit.Resolve(s.Device ?? Environment.GetEnvironmentVariable("ATTN_DEVICE"), "quick"); }
+        catch (InvalidOperationException e) { console.WriteLine("bench: " + e.Message); return 2; }
+        var dev = kit.Device;
+        bool cuda = kit.IsCuda;
+        long[] ns; long[] dims; ScalarType[] types;
+        try
+        {
+            ns = Longs(s.Sizes, cuda ? [512, 1024, 2048, 4096, 8192] : [64, 128, 256]);
+            dims = Longs(s.HeadDims, cuda ? [64, 128] : [32]);
+            types = (s.DTypes ?? (cuda ? "bf16" : "fp32")).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseDType).ToArray();
+            if (s.Repeats < 1) throw new ArgumentException("--repeats: expected at least 1");
+        }
+        catch (ArgumentException e) { console.WriteLine("bench: " + e.Message); return 2; }
+        long batch = s.Batch ?? (cuda ? 4 : 1), heads = s.Heads ?? (cuda ? 16 : 4), kv = s.KvHeads ?? (cuda ? 4 : 2), decodeBatch = s.DecodeBatch ?? 1;
+        if (batch < 1 || heads < 1 || kv < 1 || heads % kv != 0 || decodeBatch < 1) { console.WriteLine("bench: --batch, --heads, --kv-heads and --decode-batch must be positive, and --kv-heads must divide --heads"); return 2; }
+        long[] decodeNs = s.Sizes is null ? (cuda ? [1024, 4096, 16384, 65536] : [128, 512]) : ns;
+
+        var selected = BenchRegistry.All().Where(c => s.Suite == "all" || c.Suite == s.Suite).ToList();
+        if (s.Cases is not null)
+        {
+            var wanted = s.Cases.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            var unknown = wanted.Except(selected.Select(c => c.Name)).ToList();
+            if (unknown.Count > 0) { console.WriteLine($"bench: unknown rows {string.Join(", ", unknown)}; rows: {string.Join(", ", selected.Select(c => c.Name))}"); return 2; }
+            selected = selected.Where(c => wanted.Contains(c.Name)).ToList();
+        }
+        if (s.Suite is "train" or "all" && !selected.Any(c => c.Suite == "train"))
+            console.WriteLine("bench: no train rows are registered yet (the tiny model's training rows come with it)");
+
+        var plan = (from c in selected
+                    from t in types
+                    from d in dims
+                    from n in c.Suite == "decode" ? decodeNs : ns
+                    select (Case: c, Shape: new BenchShape(c.Suite == "decode" ? decodeBatch : batch, heads, kv, n, d, t))).ToList();
+        console.WriteLine($"bench: {plan.Count} rows on {dev} ({(cuda ? Doctor.Run().FirstOrDefault(c => c.Name == "device")?.Detail : "CPU")})");
+
+        var rows = new List<BenchRow>();
+        bool live = console.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+        void Measure(Action<string> status)
+        {
+            for (int i = 0; i < plan.Count; i++)
+            {
+                var (c, shape) = plan[i];
+                status($"[{i + 1}/{plan.Count}] {c.Name} N={shape.Tokens} D={shape.HeadDim} {shape.DTypeName}");
+                rows.Add(MeasureOne(c, shape, dev, s.Repeats));
+                if (!live) console.WriteLine(Line(rows[^1]));
+            }
+        }
+        if (live) console.Status().Start("measuring", ctx => Measure(text => ctx.Status(Markup.Escape(text))));
+        else Measure(_ => { });
+
+        if (s.PyTorch != "off") rows = AddPyTorch(rows, s, cuda ? "cuda" : "cpu", batch, heads, kv, decodeBatch, decodeNs, console, required: s.PyTorch == "on");
+
+        Directory.CreateDirectory(s.Out);
+        var csv = Path.Combine(s.Out, "bench.csv");
+        File.WriteAllText(csv, Csv(rows));
+        var html = Path.Combine(s.Out, "bench.html");
+        File.WriteAllText(html, Page(rows, $"AttnKit bench on {dev}"));
+        console.Write(Table(rows));
+        foreach (var note in rows.Where(r => r.Timing is not null).Select(r => $"{r.Case}: {r.Path}; FLOPs {r.FlopsNote}").Distinct()) console.WriteLine("  " + note);
+        console.WriteLine($"bench: wrote {csv} and {html}");
+        return 0;
+    }
+
+    private static BenchRow MeasureOne(IBenchCase c, BenchShape shape, Device dev, int repeats)
+    {
+        string devName = dev.ToString();
+        if (!c.Supports(shape, dev, out var why))
+            return new BenchRow(c.Suite, c.Name, c.Path, devName, shape, null, 0, 0, c.PeakBytes(shape) / 1048576.0, c.FlopsNote, why);
+        try
+        {
+            using var run = c.Prepare(shape, dev);
+            var timing = BenchTimer.Time(run, dev, repeats: repeats, minRepeatMs: dev.type == DeviceType.CUDA ? 20 : 5);
+            double seconds = timing.MedianMs / 1000;
+            return new BenchRow(c.Suite, c.Name, c.Path, devName, shape, timing, c.Flops(shape) / seconds / 1e12, c.Tokens(shape) / seconds,
+                c.PeakBytes(shape) / 1048576.0, c.FlopsNote, null);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new BenchRow(c.Suite, c.Name, c.Path, devName, shape, null, 0, 0, c.PeakBytes(shape) / 1048576.0, c.FlopsNote, "failed: " + e.Message.Split('\n')[0]);
+        }
+    }
+
+    private static List<BenchRow> AddPyTorch(List<BenchRow> rows, Settings s, string device, long batch, long heads, long kv, long decodeBatch, long[] decodeNs, IAnsiConsole console, bool required)
+    {
+        var script = FindScript();
+        var names = rows.Where(r => r.Timing is not null).Select(r => BenchRegistry.All().First(c => c.Name == r.Case).PyTorchName).OfType<string>().Distinct().ToList();
+        if (script is null || names.Count == 0)
+        {
+            if (required) console.WriteLine("bench: --pytorch on, but bench/pytorch/attention.py was not found");
+            return rows;
+        }
+        var result = new List<BenchRow>(rows);
+        foreach (var group in rows.Where(r => r.Timing is not null).GroupBy(r => r.Suite))
+        {
+            var caseNames = group.Select(r => BenchRegistry.All().First(c => c.Name == r.Case).PyTorchName).OfType<string>().Distinct().ToList();
+            if (caseNames.Count == 0) continue;
+            var sizes = string.Join(",", group.Select(r => r.Shape.Tokens).Distinct());
+            var args = new List<string> { script, "--device", device, "--sizes", sizes, "--head-dims", string.Join(",", group.Select(r => r.Shape.HeadDim).Distinct()),
+                "--dtypes", string.Join(",", group.Select(r => r.Shape.DTypeName).Distinct()), "--batch", batch.ToString(CultureInfo.InvariantCulture),
+                "--heads", heads.ToString(CultureInfo.InvariantCulture), "--kv-heads", kv.ToString(CultureInfo.InvariantCulture),
+                "--decode-batch", decodeBatch.ToString(CultureInfo.InvariantCulture), "--cases", string.Join(",", caseNames), "--repeats", s.Repeats.ToString(CultureInfo.InvariantCulture) };
+            var (code, output) = Exec("python3", args);
+            if (code != 0)
+            {
+                console.WriteLine(required || !output.Contains("No module named 'torch'", StringComparison.Ordinal)
+                    ? $"bench: the PyTorch side failed (exit {code}): {string.Join(" ", output.Split('\n').TakeLast(3))}"
+                    : "bench: PyTorch is not installed here; no side-by-side column");
+                return result;
+            }
+            foreach (var line in output.Split('\n').Where(l => l.StartsWith('{')))
+            {
+                var o = JsonNode.Parse(line)!;
+                if (o["ms"] is null) continue;
+                var name = o["case"]!.GetValue<string>();
+                for (int i = 0; i < result.Count; i++)
+                {
+                    var r = result[i];
+                    var py = BenchRegistry.All().First(c => c.Name == r.Case).PyTorchName;
+                    if (py == name && r.Shape.Tokens == o["tokens"]!.GetValue<long>() && r.Shape.HeadDim == o["head_dim"]!.GetValue<long>() && r.Shape.DTypeName == o["dtype"]!.GetValue<string>())
+                        result[i] = r with { PyTorchMs = o["ms"]!.GetValue<double>() };
+                }
+            }
+        }
+        return result;
+    }
+
+    private static string? FindScript()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+        {
+            var p = Path.Combine(dir.FullName, "bench", "pytorch", "attention.py");
+            if (File.Exists(p)) return p;
+        }
+        return null;
+    }
+
+    private static (int, string) Exec(string program, IEnumerable<string> args)
+    {
+        try
+        {
+            var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) start.ArgumentList.Add(a);
+            using var p = Process.Start(start)!;
+            var err = p.StandardError.ReadToEndAsync();
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, output + err.GetAwaiter().GetResult());
+        }
+        catch (System.ComponentModel.Win32Exception e) { return (127, "No module named 'torch' (python3 not found: " + e.Message + ")"); }
+    }
+
+    private static long[] Longs(string? text, long[] fallback)
+    {
+        if (text is null) return fallback;
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var values = parts.Select(p => long.TryParse(p.TrimEnd('k', 'K'), out var v) && v > 0 ? (p.EndsWith('k') || p.EndsWith('K') ? v * 1024 : v) : throw new ArgumentException($"expected positive numbers, got '{p}'")).ToArray();
+        return values.Length > 0 ? values : throw new ArgumentException("expected at least one number");
+    }
+
+    private static ScalarType ParseDType(string s) => s.ToLowerInvariant() switch
+    {
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        "fp16" or "float16" or "half" => ScalarType.Float16,
+        "fp32" or "float32" or "float" => ScalarType.Float32,
+        _ => throw new ArgumentException($"unknown dtype '{s}': expected bf16, fp16 or fp32"),
+    };
+
+    private static string F(double x, string format = "0.###") => double.IsFinite(x) ? x.ToString(format, CultureInfo.InvariantCulture) : "";
+
+    private static string Line(BenchRow r) => r.Timing is null
+        ? $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: skipped ({r.Skipped})"
+        : $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: {F(r.Timing.MedianMs, "0.####")} ms, {F(r.Tflops, "0.##")} TFLOP/s";
+
+    internal static readonly string[] Columns = ["suite", "case", "path", "device", "dtype", "batch", "heads", "kv_heads", "tokens", "head_dim", "ms", "ms_min", "tflops", "tokens_per_s", "peak_mb", "pytorch_ms", "kit_over_pytorch", "flops_note", "skipped"];
+
+    private static string Csv(IEnumerable<BenchRow> rows)
+    {
+        static string Q(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+        var sb = new StringBuilder(string.Join(",", Columns)).Append('\n');
+        foreach (var r in rows)
+            sb.Append(string.Join(",", new[] { r.Suite, r.Case, r.Path, r.Device, r.Shape.DTypeName, r.Shape.Batch.ToString(CultureInfo.InvariantCulture), r.Shape.Heads.ToString(CultureInfo.InvariantCulture),
+                r.Shape.KvHeads.ToString(CultureInfo.InvariantCulture), r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
+                r.Timing is null ? "" : F(r.Timing.MedianMs, "0.######"), r.Timing is null ? "" : F(r.Timing.MinMs, "0.######"), r.Timing is null ? "" : F(r.Tflops, "0.###"),
+                r.Timing is null ? "" : F(r.TokensPerS, "0"), F(r.PeakMb, "0.#"), r.PyTorchMs is double p ? F(p, "0.######") : "", r.Ratio is double q ? F(q, "0.###") : "",
+                r.FlopsNote, r.Skipped ?? "" }.Select(Q))).Append('\n');
+        return sb.ToString();
+    }
+
+    private static Table Table(IEnumerable<BenchRow> rows)
+    {
+        var t = new Table().Border(TableBorder.Rounded);
+        foreach (var c in new[] { "case", "dtype", "N", "D", "ms", "TFLOP/s", "tokens/s", "peak MiB", "PyTorch ms", "kit/PyTorch" }) t.AddColumn(c);
+        foreach (var r in rows)
+            t.AddRow(r.Case, r.Shape.DTypeName, r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
+                r.Timing is null ? "skipped" : F(r.Timing.MedianMs, "0.####"), r.Timing is null ? "" : F(r.Tflops, "0.#"), r.Timing is null ? "" : F(r.TokensPerS, "0"),
+                F(r.PeakMb, "0"), r.PyTorchMs is double p ? F(p, "0.####") : "", r.Ratio is double q ? F(q, "0.00") : "");
+        return t;
+    }
+
+    private static string Page(List<BenchRow> rows, string title)
+    {
+        var sb = new StringBuilder($"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(title)}</title>\n<script>{ChartHtml.PlotlyJs()}</script>\n" +
+                                   "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>\n<body>\n");
+        sb.Append($"<h1>{System.Net.WebUtility.HtmlEncode(title)}</h1>\n<p>Median time per step against N on log-log axes; the legend gives each row's fitted slope (2: quadratic, 1: linear, 0: flat).</p>\n");
+        foreach (var g in rows.Where(r => r.Timing is not null).GroupBy(r => (r.Suite, r.Shape.HeadDim, r.Shape.DTypeName)))
+        {
+            var charts = g.GroupBy(r => r.Case).Select(c =>
+            {
+                var pts = c.OrderBy(r => r.Shape.Tokens).Select(r => (N: (double)r.Shape.Tokens, Ms: r.Timing!.MedianMs)).ToList();
+                double slope = BenchTimer.LogLogSlope(pts);
+                return Chart.Line<double, double, string>(pts.Select(p => p.N), pts.Select(p => p.Ms), Name: $"{c.Key} (slope {F(slope, "0.00")})", ShowMarkers: true);
+            }).ToList();
+            var chart = Chart.Combine(charts)
+                .WithXAxisStyle<double, double, string>(TitleText: g.Key.Suite == "decode" ? "context length N" : "sequence length N", AxisType: Plotly.NET.StyleParam.AxisType.Log)
+                .WithYAxisStyle<double, double, string>(TitleText: "ms per step", AxisType: Plotly.NET.StyleParam.AxisType.Log)
+                .WithSize(900, 500);
+            sb.Append($"<h2>{g.Key.Suite}: D = {g.Key.HeadDim}, {g.Key.DTypeName}</h2>\n").Append(ChartHtml.Render(chart)).Append('\n');
+        }
+        sb.Append("<h2>All rows</h2>\n<table><tr>").Append(string.Concat(Columns.Select(c => $"<th>{c}</th>"))).Append("</tr>\n");
+        foreach (var line in Csv(rows).Split('\n').Skip(1).Where(l => l.Length > 0))
+            sb.Append("<tr>").Append(string.Concat(SplitCsv(line).Select(c => $"<td>{System.Net.WebUtility.HtmlEncode(c)}</td>"))).Append("</tr>\n");
+        return sb.Append("</table>\n</body></html>\n").ToString();
+    }
+
+    private static IEnumerable<string> SplitCsv(string line)
+    {
+        var cell = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char ch = line[i];
+            if (quoted) { if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { cell.Append('"'); i++; } else if (ch == '"') quoted = false; else cell.Append(ch); }
+            else if (ch == '"') quoted = true;
+            else if (ch == ',') { yield return cell.ToString(); cell.Clear(); }
+            else cell.Append(ch);
+        }
+        yield return cell.ToString();
+    }
+}
