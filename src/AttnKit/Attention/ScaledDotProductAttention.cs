@@ -83,8 +83,16 @@ public static class ScaledDotProductAttention
         if (options.MaskTensor is null && options.Bias is null && (everyKeyVisible || (kind == MaskKind.Causal && nq == nk && offset == 0)))
         {
             bool causal = !everyKeyVisible;
-            if (groups == 1 || causal)
-                return nn.functional.scaled_dot_product_attention(qs, RepeatHeads(k, groups), RepeatHeads(v, groups), null, 0.0, causal).MoveToOuterDisposeScope();
+            if (groups == 1)
+                return nn.functional.scaled_dot_product_attention(qs, k, v, null, 0.0, causal).MoveToOuterDisposeScope();
+            if (causal)
+            {
+                // heads into the batch axis: (B·Hkv, G, N, D) queries over each key/value head expanded G times with stride 0 (no copy)
+                var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);
+                var vg = v.reshape(batch * hkv, 1, nk, dv).expand(batch * hkv, groups, nk, dv);
+                var o = nn.functional.scaled_dot_product_attention(qs.reshape(batch * hkv, groups, nq, d), kg, vg, null, 0.0, true);
+                return o.reshape(batch, hq, nq, dv).MoveToOuterDisposeScope();
+            }
             // (B, Hkv·G, Nq, D) → (B, Hkv, G·Nq, D): each key/value head serves its group's queries in one call
             var folded = nn.functional.scaled_dot_product_attention(qs.reshape(batch, hkv, groups * nq, d), k, v, null, 0.0, false);
             return folded.reshape(batch, hq, nq, dv).MoveToOuterDisposeScope();

@@ -134,6 +134,27 @@ public class ScaledDotProductAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(ScalarType.BFloat16, 2e-2)]
+    [InlineData(ScalarType.Float16, 5e-3)]
+    [InlineData(ScalarType.Float32, 1e-5)]
+    public void Few_queries_over_a_long_cache_equal_the_reference(ScalarType dtype, double tol)
+    {
+        // few queries per key/value head over a long cache (decoding steps): the query groups fold into the token axis
+        foreach (var (hq, hkv, nq) in new[] { (8L, 2L, 1L), (4L, 4L, 1L), (8L, 1L, 2L) })
+        {
+            var (q, k, v) = Qkv(2, hq, hkv, nq, 300, 32, 16, 12);
+            var (qd, kd, vd) = (q.to(dtype), k.to(dtype), v.to(dtype));
+            using var reference = ScaledDotProductAttention.Reference(qd.to(ScalarType.Float32), kd.to(ScalarType.Float32), vd.to(ScalarType.Float32), AttentionOptions.Causal);
+            var fused = ScaledDotProductAttention.Fused(qd, kd, vd, AttentionOptions.Causal);   // one query at the end sees every key
+            Assert.Equal(dtype, fused.dtype);
+            T.Close(reference.Output, fused, tol, $"{dtype} Hq={hq} Hkv={hkv} Nq={nq}");
+            var scaled = ScaledDotProductAttention.Fused(qd, kd, vd, new() { Scale = 0.3 });
+            using var scaledRef = ScaledDotProductAttention.Reference(qd.to(ScalarType.Float32), kd.to(ScalarType.Float32), vd.to(ScalarType.Float32), new() { Scale = 0.3 });
+            T.Close(scaledRef.Output, scaled, tol, $"{dtype} scale 0.3");
+        }
+    }
+
     [Fact]
     public void Reference_in_half_precision_returns_the_input_dtype()
     {
