@@ -23,6 +23,8 @@ namespace AttnKit.Attention;
 /// 7. output o = p·v.
 /// <see cref="Fused"/> calls libtorch's fused kernel (flash, memory-efficient or math, as libtorch picks) and gives
 /// the same result where a call reduces to it: no score modifier, and neither weights nor log-sum-exp asked for.
+/// Sliding-window, prefix-LM and packed-document masks take <see cref="StructuredMaskAttention"/>: a few fused calls over
+/// the blocks the mask can reach, instead of a dense masked call.
 /// <see cref="Compute"/> takes the fused path whenever it can.
 /// </summary>
 public static class ScaledDotProductAttention
@@ -83,20 +85,15 @@ public static class ScaledDotProductAttention
         if (options.MaskTensor is null && options.Bias is null && (everyKeyVisible || (kind == MaskKind.Causal && nq == nk && offset == 0)))
         {
             bool causal = !everyKeyVisible;
-            if (groups == 1)
-                return nn.functional.scaled_dot_product_attention(qs, k, v, null, 0.0, causal).MoveToOuterDisposeScope();
-            if (causal)
-            {
-                // heads into the batch axis: (B·Hkv, G, N, D) queries over each key/value head expanded G times with stride 0 (no copy)
-                var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);
-                var vg = v.reshape(batch * hkv, 1, nk, dv).expand(batch * hkv, groups, nk, dv);
-                var o = nn.functional.scaled_dot_product_attention(qs.reshape(batch * hkv, groups, nq, d), kg, vg, null, 0.0, true);
-                return o.reshape(batch, hq, nq, dv).MoveToOuterDisposeScope();
-            }
+            if (groups == 1 || causal)
+                return Sdpa(qs, k, v, causal, null, groups).MoveToOuterDisposeScope();
             // (B, Hkv·G, Nq, D) → (B, Hkv, G·Nq, D): each key/value head serves its group's queries in one call
             var folded = nn.functional.scaled_dot_product_attention(qs.reshape(batch, hkv, groups * nq, d), k, v, null, 0.0, false);
             return folded.reshape(batch, hq, nq, dv).MoveToOuterDisposeScope();
         }
+
+        var structured = StructuredMaskAttention.TryCompute(qs, k, v, options, offset, (qq, kk, vv, causal, mask) => Sdpa(qq, kk, vv, causal, mask, groups));
+        if (structured is not null) return structured.MoveToOuterDisposeScope();
 
         var allowed = AllowedMask(q, k, options, offset);                              // (B|1, H|1, Nq, Nk) or null
         Tensor? rowHasKey = allowed?.any(-1, keepdim: true);                            // (…, Nq, 1)
@@ -121,6 +118,24 @@ public static class ScaledDotProductAttention
         }
         if (rowHasKey is not null) output = output.masked_fill(rowHasKey.logical_not(), 0.0);
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One fused call on already-scaled queries, with key/value heads grouped as <see cref="Fused"/> does: a causal call
+    /// serves each group from a stride-0 expand of its key/value head; a masked one repeats the heads.
+    /// </summary>
+    private static Tensor Sdpa(Tensor qs, Tensor k, Tensor v, bool causal, Tensor? mask, long groups)
+    {
+        if (groups == 1) return nn.functional.scaled_dot_product_attention(qs, k, v, mask, 0.0, causal);
+        var (batch, hq, nq, d) = (qs.shape[0], qs.shape[1], qs.shape[2], qs.shape[3]);
+        var (hkv, nk, dv) = (k.shape[1], k.shape[2], v.shape[3]);
+        if (mask is null)
+        {
+            var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);   // (B·Hkv, G, Nk, D), stride 0 over G
+            var vg = v.reshape(batch * hkv, 1, nk, dv).expand(batch * hkv, groups, nk, dv);
+            return nn.functional.scaled_dot_product_attention(qs.reshape(batch * hkv, groups, nq, d), kg, vg, null, 0.0, causal).reshape(batch, hq, nq, dv);
+        }
+        return nn.functional.scaled_dot_product_attention(qs, RepeatHeads(k, groups), RepeatHeads(v, groups), mask, 0.0, causal);
     }
 
     /// <summary>Repeats each key/value head <paramref name="groups"/> times along the head axis: (B, Hkv, N, D) → (B, Hkv·G, N, D).</summary>

@@ -7,9 +7,9 @@ namespace AttnKit.Bench;
 
 /// <summary>
 /// The attention suite: scaled dot-product attention through the fused kernel (non-causal, causal, grouped-query,
-/// forward and backward), through masks that reduce to dense attention (sliding window, prefix-LM, document), and
-/// the dense float32 reference. FLOPs are the dense count 4·B·H·N²·D, halved when causal; masked rows count what
-/// the dense kernel computes (a mask tensor does not skip work), and say so.
+/// forward and backward), through structured masks (sliding window, prefix-LM, packed documents: fused calls over the
+/// blocks the mask reaches), and the dense float32 reference. FLOPs are the dense count 4·B·H·N²·D, halved when
+/// causal; masked rows use the dense count, which is what PyTorch's masked call computes, and say so.
 /// </summary>
 public sealed class AttentionBenchCases : IBenchCaseProvider
 {
@@ -39,18 +39,17 @@ public sealed class AttentionBenchCases : IBenchCaseProvider
         public string Suite => "attention";
         public string Name => name;
         public string Path => options?.Mask is { } m && m != Masks.Causal || documents > 0
-            ? "fused + mask tensor (the mask is materialized; libtorch picks a kernel that takes a mask, not flash)"
+            ? "fused in blocks (StructuredMaskAttention: fused calls over only the blocks the mask reaches; no dense mask)"
             : "fused (libtorch's SDPA; flash on CUDA where it applies)";
         public string? PyTorchName => pytorch;
-        public string FlopsNote => (causalFlops ? "4·B·H·N²·D / 2 (causal)" : "4·B·H·N²·D (dense: the kernel computes masked positions too)") + (backward ? " × 3.5 (forward + backward, backward = 2.5 × forward)" : "");
+        public string FlopsNote => (causalFlops ? "4·B·H·N²·D / 2 (causal)" : "4·B·H·N²·D (the dense count, as PyTorch's masked call computes it; the blocked path computes less)") + (backward ? " × 3.5 (forward + backward, backward = 2.5 × forward)" : "");
         public double Flops(BenchShape s) => s.AttentionFlops * (causalFlops ? 0.5 : 1) * (backward ? 3.5 : 1);
         public double Tokens(BenchShape s) => s.Batch * s.Tokens;
         public long PeakBytes(BenchShape s)
         {
             long kv = gqa ? s.KvHeads : s.Heads;
             long io = (2 * s.Heads + 2 * kv) * s.Batch * s.Tokens * s.HeadDim * s.ElementBytes * (backward ? 2 : 1); // q, k, v, out (and their grads)
-            long mask = Path.StartsWith("fused + mask", StringComparison.Ordinal) ? s.Batch * s.Heads * s.Tokens * s.Tokens * s.ElementBytes : 0;
-            return io + mask;
+            return io;
         }
         public bool Supports(BenchShape s, Device device, out string why)
         {

@@ -55,7 +55,7 @@ public class ScaledDotProductAttentionTests
         T.Close(torch.logsumexp(torch.matmul(q, k.transpose(-2, -1)) / Math.Sqrt(8), -1), r.LogSumExp!, 1e-6, "lse");
     }
 
-    public static TheoryData<string> MaskCases => new() { "none", "causal", "window", "prefix", "document", "dilated", "sinks", "tensor", "bias", "causal+bias", "scale" };
+    public static TheoryData<string> MaskCases => new() { "none", "causal", "window", "window-wide", "prefix", "document", "document-shared", "dilated", "sinks", "tensor", "bias", "causal+bias", "scale" };
 
     static AttentionOptions OptionsFor(string name, long b, long h, long nq, long nk)
     {
@@ -65,7 +65,9 @@ public class ScaledDotProductAttentionTests
             "none" => AttentionOptions.None,
             "causal" => AttentionOptions.Causal,
             "window" => new() { Mask = Masks.SlidingWindow(3) },
+            "window-wide" => new() { Mask = Masks.SlidingWindow(5), Scale = 0.4 },
             "prefix" => new() { Mask = Masks.PrefixLM(2) },
+            "document-shared" => new() { Mask = Masks.Causal & Masks.Document(torch.tensor(new long[] { 0, 0, 0, 4, 4, 2, 2, 2, 0, 0, 0, 4, 4, 2, 2, 2 }, device: T.Dev).view(2, 8)) },
             "document" => new() { Mask = Masks.Document(torch.tensor(new long[] { 0, 0, 0, 1, 1, 2, 2, 2, 0, 1, 1, 1, 1, 2, 2, 3 }, device: T.Dev).view(2, 8)) & Masks.Causal },
             "dilated" => new() { Mask = Masks.DilatedWindow(2, 2) },
             "sinks" => new() { Mask = Masks.SinksAndWindow(1, 2) },

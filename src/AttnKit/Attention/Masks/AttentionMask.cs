@@ -30,8 +30,14 @@ public sealed class AttentionMask
     /// <summary>The mask function.</summary>
     public MaskFunction Function { get; }
 
-    /// <summary>What the mask is known to be, so the fused path can use a flag instead of a matrix.</summary>
+    /// <summary>What the mask is known to be, so the fused path can use a flag, or smaller calls, instead of a matrix.</summary>
     internal MaskKind Kind { get; }
+
+    /// <summary>For <see cref="MaskKind.SlidingWindow"/>: the window; for <see cref="MaskKind.Prefix"/>: the prefix length.</summary>
+    internal long Size { get; init; }
+
+    /// <summary>For <see cref="MaskKind.DocumentCausal"/>: the document ids (B, N).</summary>
+    internal Tensor? Documents { get; init; }
 
     /// <summary>Makes a mask from a function.</summary>
     public AttentionMask(string name, MaskFunction function) : this(name, function, MaskKind.General) { }
@@ -47,7 +53,19 @@ public sealed class AttentionMask
     public AttentionMask And(AttentionMask other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return new($"({Name} & {other.Name})", (b, h, q, k) => Function(b, h, q, k).logical_and(other.Function(b, h, q, k)));
+        var kind = (Kind, other.Kind) switch
+        {
+            (MaskKind.Document, MaskKind.Causal) or (MaskKind.Causal, MaskKind.Document) => MaskKind.DocumentCausal,
+            (MaskKind.Full, var k) => k,
+            (var k, MaskKind.Full) => k,
+            _ => MaskKind.General,
+        };
+        var source = Kind == MaskKind.Full ? other : this;
+        return new($"({Name} & {other.Name})", (b, h, q, k) => Function(b, h, q, k).logical_and(other.Function(b, h, q, k)), kind)
+        {
+            Size = source.Size,
+            Documents = Documents ?? other.Documents,
+        };
     }
 
     /// <summary>Allowed where either mask allows.</summary>
@@ -123,4 +141,8 @@ internal enum MaskKind
     General,
     Full,
     Causal,
+    SlidingWindow,
+    Prefix,
+    Document,
+    DocumentCausal,
 }

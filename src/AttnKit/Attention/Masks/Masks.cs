@@ -28,7 +28,7 @@ public static class Masks
     {
         Check.Positive(window, nameof(window));
         return causal
-            ? new($"window({window})", (b, h, q, k) => q.ge(k).logical_and((q - k).lt(window)))
+            ? new($"window({window})", (b, h, q, k) => q.ge(k).logical_and((q - k).lt(window)), MaskKind.SlidingWindow) { Size = window }
             : new($"window(±{window - 1})", (b, h, q, k) => (q - k).abs().lt(window));
     }
 
@@ -40,7 +40,7 @@ public static class Masks
     public static AttentionMask PrefixLM(long prefixLength)
     {
         Check.NonNegative(prefixLength, nameof(prefixLength));
-        return new($"prefix({prefixLength})", (b, h, q, k) => k.lt(prefixLength).logical_or(q.ge(k)));
+        return new($"prefix({prefixLength})", (b, h, q, k) => k.lt(prefixLength).logical_or(q.ge(k)), MaskKind.Prefix) { Size = prefixLength };
     }
 
     /// <summary>
@@ -75,7 +75,7 @@ public static class Masks
             var ids = documentIds.to(q.device);
             var bq = b.expand(b.shape[0], 1, 1, 1);
             return ids[bq, q].eq(ids[bq, k]); // (B, 1, Nq, 1) == (B, 1, 1, Nk)
-        });
+        }, MaskKind.Document) { Documents = documentIds };
     }
 
     /// <summary>
