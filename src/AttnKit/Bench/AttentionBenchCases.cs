@@ -9,7 +9,7 @@ namespace AttnKit.Bench;
 /// The attention suite: scaled dot-product attention through the fused kernel (non-causal, causal, grouped-query,
 /// forward and backward), through structured masks (sliding window, prefix-LM, packed documents: fused calls over the
 /// blocks the mask reaches), and the dense float32 reference. FLOPs are the dense count 4·B·H·N²·D, halved when
-/// causal; masked rows use the dense count, which is what PyTorch's masked call computes, and say so.
+/// causal; masked rows count the pairs their mask allows (what attention needs, not what a dense kernel computes), and say so.
 /// </summary>
 public sealed class AttentionBenchCases : IBenchCaseProvider
 {
@@ -20,9 +20,13 @@ public sealed class AttentionBenchCases : IBenchCaseProvider
         yield return new Sdpa("sdpa-causal", "sdpa-causal", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: false);
         yield return new Sdpa("sdpa-gqa-causal", "sdpa-gqa-causal", AttentionOptions.Causal, causalFlops: true, gqa: true, backward: false);
         yield return new Sdpa("sdpa-causal-fwd+bwd", "sdpa-causal-fwd+bwd", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: true);
-        yield return new Sdpa("sliding-window-1024", "masked-window-1024", new AttentionOptions { Mask = Masks.SlidingWindow(1024) }, causalFlops: false, gqa: false, backward: false);
-        yield return new Sdpa("prefix-lm-256", "masked-prefix-256", new AttentionOptions { Mask = Masks.PrefixLM(256) }, causalFlops: false, gqa: false, backward: false);
-        yield return new Sdpa("document-4", "masked-document-4", null, causalFlops: false, gqa: false, backward: false, documents: 4);
+        // masked rows count the (query, key) pairs the mask allows: 4·B·H·D·pairs
+        yield return new Sdpa("sliding-window-1024", "masked-window-1024", new AttentionOptions { Mask = Masks.SlidingWindow(1024) }, causalFlops: false, gqa: false, backward: false,
+            pairs: n => { long w = Math.Min(1024, n); return w * (w + 1) / 2.0 + (n - w) * (double)w; }, pairsNote: "window: w(w+1)/2 + (N − w)·w pairs");
+        yield return new Sdpa("prefix-lm-256", "masked-prefix-256", new AttentionOptions { Mask = Masks.PrefixLM(256) }, causalFlops: false, gqa: false, backward: false,
+            pairs: n => { long p = Math.Min(256, n); return n * (n + 1) / 2.0 + p * (p - 1) / 2.0; }, pairsNote: "prefix-LM: N(N+1)/2 + P(P−1)/2 pairs");
+        yield return new Sdpa("document-4", "masked-document-4", null, causalFlops: false, gqa: false, backward: false, documents: 4,
+            pairs: n => { double l = n / 4.0; return 4 * l * (l + 1) / 2; }, pairsNote: "4 causal documents of N/4: 4·L(L+1)/2 pairs");
         yield return new Reference();
     }
 
@@ -34,7 +38,8 @@ public sealed class AttentionBenchCases : IBenchCaseProvider
         return (Make(s.Heads), Make(kv), Make(kv));
     }
 
-    private sealed class Sdpa(string name, string pytorch, AttentionOptions? options, bool causalFlops, bool gqa, bool backward, int documents = 0) : IBenchCase
+    private sealed class Sdpa(string name, string pytorch, AttentionOptions? options, bool causalFlops, bool gqa, bool backward, int documents = 0,
+        Func<long, double>? pairs = null, string? pairsNote = null) : IBenchCase
     {
         public string Suite => "attention";
         public string Name => name;
@@ -42,8 +47,9 @@ public sealed class AttentionBenchCases : IBenchCaseProvider
             ? "fused in blocks (StructuredMaskAttention: fused calls over only the blocks the mask reaches; no dense mask)"
             : "fused (libtorch's SDPA; flash on CUDA where it applies)";
         public string? PyTorchName => pytorch;
-        public string FlopsNote => (causalFlops ? "4·B·H·N²·D / 2 (causal)" : "4·B·H·N²·D (the dense count, as PyTorch's masked call computes it; the blocked path computes less)") + (backward ? " × 3.5 (forward + backward, backward = 2.5 × forward)" : "");
-        public double Flops(BenchShape s) => s.AttentionFlops * (causalFlops ? 0.5 : 1) * (backward ? 3.5 : 1);
+        public string FlopsNote => (pairs is not null ? $"4·B·H·D × the pairs the mask allows ({pairsNote})" : causalFlops ? "4·B·H·N²·D / 2 (causal)" : "4·B·H·N²·D")
+                                   + (backward ? " × 3.5 (forward + backward, backward = 2.5 × forward)" : "");
+        public double Flops(BenchShape s) => (pairs is not null ? 4.0 * s.Batch * s.Heads * s.HeadDim * pairs(s.Tokens) : s.AttentionFlops * (causalFlops ? 0.5 : 1)) * (backward ? 3.5 : 1);
         public double Tokens(BenchShape s) => s.Batch * s.Tokens;
         public long PeakBytes(BenchShape s)
         {
