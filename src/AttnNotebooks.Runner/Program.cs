@@ -11,5 +11,6 @@ root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(CatalogCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 return await root.Parse(args).InvokeAsync();

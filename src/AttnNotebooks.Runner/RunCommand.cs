@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AttnKit.Catalog;
 using AttnNotebooks.Runner.Execution;
 using AttnNotebooks.Runner.Notebooks;
 using AttnNotebooks.Runner.Site;
@@ -101,8 +102,10 @@ internal static class RunCommand
         {
             var siteDir = Path.Combine(outDir, "site");
             var written = outcomes.Where(o => o.Executed is not null).ToList();
+            var links = WriteCatalogPage(siteDir, console);
             var result = SiteWriter.Write(written.Select(o => (o.Name.Replace('\\', '/'), o.Executed!)).ToList(), siteDir, new SiteOptions
             {
+                Links = links,
                 Statuses = written.ToDictionary(o => o.Name.Replace('\\', '/'), o => new NotebookStatus(o.Passed, o.Seconds, o.Error)),
                 Footer = $"Executed by the AttnNotebooks runner on {DateTime.Now:yyyy-MM-dd HH:mm}{(device is null ? "" : $", device {device}")}{(profile is null ? "" : $", profile {profile}")}.",
             });
@@ -111,5 +114,22 @@ internal static class RunCommand
         int passed = outcomes.Count(o => o.Passed), failed = outcomes.Count - passed;
         console.WriteLine($"{passed} passed, {failed} failed");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>The paper catalog's page in the site, when <c>data/papers.csv</c> is found (see <see cref="PaperCatalog.TryFind"/>); the index then links to it.</summary>
+    private static IReadOnlyList<SiteLink> WriteCatalogPage(string siteDir, IAnsiConsole console)
+    {
+        if (PaperCatalog.TryFind() is not { } path) return [];
+        try
+        {
+            var catalog = PaperCatalog.Load(path);
+            CatalogPage.Write(catalog, siteDir);
+            return [CatalogPage.Link(catalog)];
+        }
+        catch (ArgumentException e)
+        {
+            console.WriteLine($"run: the site has no catalog page: {e.Message}");
+            return [];
+        }
     }
 }

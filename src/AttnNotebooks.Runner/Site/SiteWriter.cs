@@ -103,6 +103,17 @@ public static class SiteWriter
             var known = notebooks.Select(n => statuses.GetValueOrDefault(n.RelativeName)).Where(s => s is not null).ToList();
             sb.Append($"<p class=\"summary\">{known.Count(s => s!.Passed)} passed, {known.Count(s => !s!.Passed)} failed</p>\n");
         }
+        if (options.Links is { Count: > 0 } links)
+        {
+            sb.Append("<ul class=\"site-links\">\n");
+            foreach (var link in links)
+            {
+                sb.Append($"<li><a href=\"{Html.Escape(link.Href)}\">").Append(Html.Escape(link.Title)).Append("</a>");
+                if (link.Description is { Length: > 0 } d) sb.Append(" <span class=\"link-desc\">").Append(Html.Escape(d)).Append("</span>");
+                sb.Append("</li>\n");
+            }
+            sb.Append("</ul>\n");
+        }
         if (notebooks.Count == 0) sb.Append("<p>No notebooks.</p>\n");
         sb.Append("<ol class=\"notebooks\">\n");
         for (int i = 0; i < notebooks.Count; i++)
@@ -129,7 +140,7 @@ public static class SiteWriter
     }
 
     /// <summary>The document's head: the style sheet, then plotly.js loaded synchronously so charts find it already there.</summary>
-    private static StringBuilder Head(string up, string title)
+    internal static StringBuilder Head(string up, string title)
     {
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
@@ -142,7 +153,7 @@ public static class SiteWriter
         return sb;
     }
 
-    private static string Foot(StringBuilder sb, SiteOptions options)
+    internal static string Foot(StringBuilder sb, SiteOptions options)
     {
         if (options.Footer is { Length: > 0 } footer) sb.Append("<footer class=\"site-footer\">").Append(Html.Escape(footer)).Append("</footer>\n");
         return sb.Append("</body>\n</html>\n").ToString();

@@ -119,6 +119,16 @@ public sealed class SiteWriterTests : IDisposable
     }
 
     [Fact]
+    public void The_index_links_other_pages_when_given_and_only_then()
+    {
+        WriteSample(new SiteOptions { Links = [new SiteLink("catalog.html", "Paper catalog", "every seed paper & where")] });
+        var index = File.ReadAllText(Path.Combine(_dir, "index.html"));
+        Assert.Contains("<ul class=\"site-links\">\n<li><a href=\"catalog.html\">Paper catalog</a> <span class=\"link-desc\">every seed paper &amp; where</span></li>", index);
+        WriteSample();
+        Assert.DoesNotContain("site-links", File.ReadAllText(Path.Combine(_dir, "index.html")));
+    }
+
+    [Fact]
     public void Pages_in_sub_folders_link_back_to_the_root_and_to_each_other()
     {
         var plain = Notebook.Parse("""{"nbformat":4,"nbformat_minor":5,"metadata":{},"cells":[{"cell_type":"code","metadata":{},"source":"1+1","outputs":[]}]}""", "a.ipynb");
