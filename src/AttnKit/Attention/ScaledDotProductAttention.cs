@@ -76,8 +76,9 @@ public static class ScaledDotProductAttention
         if (!CanFuse(options))
             throw new ArgumentException("options: the fused path cannot apply a score modifier or return weights or log-sum-exp; use Reference or Compute", nameof(options));
         using var scope = torch.NewDisposeScope();
-        var (batch, hq, nq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]);
-        var (hkv, nk, dv) = (k.shape[1], k.shape[2], v.shape[3]);
+        long[] qShape = q.shape, kShape = k.shape;
+        var (batch, hq, nq, d) = (qShape[0], qShape[1], qShape[2], qShape[3]);
+        var (hkv, nk, dv) = (kShape[1], kShape[2], v.shape[3]);
         var qs = options.Scale is double scale ? q * (scale * Math.Sqrt(d)) : q;       // the kernel scales by 1/√D itself
 
         var kind = options.Mask?.Kind ?? MaskKind.Full;
@@ -127,8 +128,9 @@ public static class ScaledDotProductAttention
     private static Tensor Sdpa(Tensor qs, Tensor k, Tensor v, bool causal, Tensor? mask, long groups)
     {
         if (groups == 1) return nn.functional.scaled_dot_product_attention(qs, k, v, mask, 0.0, causal);
-        var (batch, hq, nq, d) = (qs.shape[0], qs.shape[1], qs.shape[2], qs.shape[3]);
-        var (hkv, nk, dv) = (k.shape[1], k.shape[2], v.shape[3]);
+        long[] qShape = qs.shape, kShape = k.shape;
+        var (batch, hq, nq, d) = (qShape[0], qShape[1], qShape[2], qShape[3]);
+        var (hkv, nk, dv) = (kShape[1], kShape[2], v.shape[3]);
         if (mask is null)
         {
             var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);   // (B·Hkv, G, Nk, D), stride 0 over G
@@ -155,7 +157,7 @@ public static class ScaledDotProductAttention
         return allowed;
     }
 
-    /// <summary>Checks every argument; returns the query-group size Hq/Hkv and the query offset.</summary>
+    /// <summary>Checks every argument; returns the query-group size Hq/Hkv and the query offset. Reads each shape once.</summary>
     internal static (long Groups, long Offset) Validate(Tensor q, Tensor k, Tensor v, AttentionOptions options)
     {
         Check.Rank(q, 4, nameof(q), "(B, Hq, Nq, D)");
@@ -166,27 +168,25 @@ public static class ScaledDotProductAttention
         Check.SameDType(q, nameof(q), v, nameof(v));
         Check.SameDevice(q, nameof(q), k, nameof(k));
         Check.SameDevice(q, nameof(q), v, nameof(v));
-        Check.Dim(k, 0, q.shape[0], nameof(k), "batch B like q");
-        Check.Dim(v, 0, q.shape[0], nameof(v), "batch B like q");
-        Check.Dim(v, 1, k.shape[1], nameof(v), "key/value heads Hkv like k");
-        Check.Dim(k, 3, q.shape[3], nameof(k), "head dim D like q");
-        Check.Dim(v, 2, k.shape[2], nameof(v), "tokens Nk like k");
-        for (int i = 0; i < 4; i++)
-        {
-            if (q.shape[i] == 0) throw new ArgumentException($"q: every dimension must be at least 1, got shape {Check.Shape(q)}", nameof(q));
-            if (k.shape[i] == 0) throw new ArgumentException($"k: every dimension must be at least 1, got shape {Check.Shape(k)}", nameof(k));
-            if (v.shape[i] == 0) throw new ArgumentException($"v: every dimension must be at least 1, got shape {Check.Shape(v)}", nameof(v));
-        }
-        long hq = q.shape[1], hkv = k.shape[1];
+        long[] qs = q.shape, ks = k.shape, vs = v.shape;
+        Check.Dim(ks, 0, qs[0], nameof(k), "batch B like q");
+        Check.Dim(vs, 0, qs[0], nameof(v), "batch B like q");
+        Check.Dim(vs, 1, ks[1], nameof(v), "key/value heads Hkv like k");
+        Check.Dim(ks, 3, qs[3], nameof(k), "head dim D like q");
+        Check.Dim(vs, 2, ks[2], nameof(v), "tokens Nk like k");
+        foreach (var (name, shape) in new[] { (nameof(q), qs), (nameof(k), ks), (nameof(v), vs) })
+            if (shape.Contains(0)) throw new ArgumentException($"{name}: every dimension must be at least 1, got shape ({string.Join(", ", shape)})", name);
+        long hq = qs[1], hkv = ks[1];
         if (hq % hkv != 0)
-            throw new ArgumentException($"k: the {hq} query heads must be a multiple of the {hkv} key/value heads (q {Check.Shape(q)}, k {Check.Shape(k)})", nameof(k));
+            throw new ArgumentException($"k: the {hq} query heads must be a multiple of the {hkv} key/value heads (q ({string.Join(", ", qs)}), k ({string.Join(", ", ks)}))", nameof(k));
         if (options.Scale is double s) Check.PositiveFinite(s, "options.Scale");
-        long offset = options.QueryOffset ?? k.shape[2] - q.shape[2];
+        long offset = options.QueryOffset ?? ks[2] - qs[2];
         if (offset < 0)
             throw new ArgumentException(options.QueryOffset is null
-                ? $"options.QueryOffset: there are more queries ({q.shape[2]}) than keys ({k.shape[2]}); give QueryOffset for the first query's position"
+                ? $"options.QueryOffset: there are more queries ({qs[2]}) than keys ({ks[2]}); give QueryOffset for the first query's position"
                 : $"options.QueryOffset: expected zero or more, got {offset}", "options");
-        var full = new[] { q.shape[0], hq, q.shape[2], k.shape[2] };
+        if (options.MaskTensor is null && options.Bias is null) return (hq / hkv, offset);
+        var full = new[] { qs[0], hq, qs[2], ks[2] };
         if (options.MaskTensor is Tensor mt)
         {
             Check.NotNull(mt, "options.MaskTensor");

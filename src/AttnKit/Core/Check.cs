@@ -58,6 +58,12 @@ public static class Check
         if (t.shape[dim] != expected) throw new ArgumentException($"{name}: expected {what} = {expected} (dimension {dim}), got {t.shape[dim]} in shape {Shape(t)}", name);
     }
 
+    /// <summary>Dimension <paramref name="dim"/> of a shape read once (TorchSharp's shape getter crosses into native code each time).</summary>
+    public static void Dim(long[] shape, int dim, long expected, string name, string what)
+    {
+        if (shape[dim] != expected) throw new ArgumentException($"{name}: expected {what} = {expected} (dimension {dim}), got {shape[dim]} in shape ({string.Join(", ", shape)})", name);
+    }
+
     /// <summary><paramref name="value"/> &gt; 0.</summary>
     public static void Positive(long value, string name)
     {
@@ -77,12 +83,14 @@ public static class Check
     }
 
     /// <summary>The shape of <paramref name="t"/> broadcasts to <paramref name="target"/>.</summary>
-    public static void BroadcastsTo(Tensor t, long[] target, string name, string layout)
+    public static void BroadcastsTo(Tensor t, long[] target, string name, string layout) => BroadcastsTo(t.shape, target, name, layout);
+
+    /// <summary>A shape (read once) broadcasts to <paramref name="target"/>.</summary>
+    public static void BroadcastsTo(long[] s, long[] target, string name, string layout)
     {
-        var s = t.shape;
         bool ok = s.Length <= target.Length;
         for (int i = 1; ok && i <= s.Length; i++)
             ok = s[^i] == 1 || s[^i] == target[^i];
-        if (!ok) throw new ArgumentException($"{name}: expected a shape that broadcasts to ({string.Join(", ", target)}) {layout}, got {Shape(t)}", name);
+        if (!ok) throw new ArgumentException($"{name}: expected a shape that broadcasts to ({string.Join(", ", target)}) {layout}, got ({string.Join(", ", s)})", name);
     }
 }
