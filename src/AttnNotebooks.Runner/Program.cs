@@ -12,5 +12,8 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(CatalogCommand.Create());
+root.Subcommands.Add(StudentCommand.Create());
+root.Subcommands.Add(ValidateCommand.Create());
+root.Subcommands.Add(GradeCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 return await root.Parse(args).InvokeAsync();

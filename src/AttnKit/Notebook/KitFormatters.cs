@@ -14,7 +14,8 @@ namespace AttnKit.Notebook;
 /// The kit's display formatters, registered with Microsoft.DotNet.Interactive.Formatting so that notebooks (in the
 /// runner, in VS Code or in Jupyter) show charts, tensors and tables readably:
 /// Plotly charts as interactive HTML (<see cref="ChartHtml"/>); tensors as a header (shape, dtype, device) and a table
-/// of values, with a heatmap for small 2-D ones, or summary statistics for large ones; DataFrames as HTML tables.
+/// of values, with a heatmap for small 2-D ones, or summary statistics for large ones; DataFrames as HTML tables;
+/// exercise checks (<see cref="AttnKit.Exercises.CheckResult"/>) as a table of cases.
 /// </summary>
 public static class KitFormatters
 {
@@ -42,6 +43,8 @@ public static class KitFormatters
             Formatter.Register<DataFrame>((df, writer) => writer.Write(DataFrameText(df)), PlainTextFormatter.MimeType);
             Formatter.Register<AttnKit.Core.DoctorReport>((r, writer) => writer.Write(DoctorHtml(r)), HtmlFormatter.MimeType);
             Formatter.Register<AttnKit.Core.DoctorReport>((r, writer) => writer.Write(string.Join("\n", r.Select(c => $"{(c.Ok ? "ok  " : "FAIL")} {c.Name}: {c.Detail}{(c.Fix is null ? "" : " (fix: " + c.Fix + ")")}"))), PlainTextFormatter.MimeType);
+            Formatter.Register<AttnKit.Exercises.CheckResult>((r, writer) => writer.Write(r.ToHtml()), HtmlFormatter.MimeType);
+            Formatter.Register<AttnKit.Exercises.CheckResult>((r, writer) => writer.Write(r.ToText()), PlainTextFormatter.MimeType);
             _registered = true;
         }
     }

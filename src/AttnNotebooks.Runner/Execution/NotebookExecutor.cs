@@ -23,7 +23,7 @@ public sealed record CellResult(int Cell, bool Ok, double Seconds, string? Error
 /// Executes a notebook's C# cells in order in one Roslyn script state (<c>CSharpScript.RunAsync</c>, then
 /// <c>ContinueWithAsync</c>), the way the .NET Interactive C# kernel does: latest language version, the kernel's
 /// default imports, <c>display()</c>, a cell's trailing expression as its result, console output as stream outputs.
-/// A compile error or an exception stops the notebook; its cell gets an error output. Runs in the worker process,
+/// A compile error or an exception stops the notebook (unless <see cref="ContinueOnError"/>); its cell gets an error output. Runs in the worker process,
 /// which the run command can kill when a cell runs past its time.
 /// </summary>
 public sealed class NotebookExecutor
@@ -56,6 +56,9 @@ public sealed class NotebookExecutor
             .WithAllowUnsafe(true);
     }
 
+    /// <summary>Run the cells after a failed one too, as nbgrader's autograder does (a grader scores every exercise); by default a failed cell stops the notebook.</summary>
+    public bool ContinueOnError { get; init; }
+
     /// <summary>Runs every cell; <paramref name="onCell"/> hears each cell's start (result null) and end. Returns the results.</summary>
     public async Task<IReadOnlyList<CellResult>> RunAsync(Action<int, CellResult?> onCell, CancellationToken cancel = default)
     {
@@ -70,7 +73,7 @@ public sealed class NotebookExecutor
             result = result with { Seconds = watch.Elapsed.TotalSeconds };
             results.Add(result);
             onCell(cell.Number, result);
-            if (!result.Ok) break;
+            if (!result.Ok && !ContinueOnError) break;
         }
         return results;
     }
