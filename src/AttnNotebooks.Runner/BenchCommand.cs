@@ -240,7 +240,7 @@ internal static class BenchCommand
 
     private static string Csv(IEnumerable<BenchRow> rows)
     {
-        static string Q(string s) => s.Contains(',') || s.Contains('"') || s.Contains('\n') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+        static string Q(string s) => AttnKit.Catalog.Csv.Quote(s);
         var sb = new StringBuilder(string.Join(",", Columns)).Append('\n');
         foreach (var r in rows)
             sb.Append(string.Join(",", new[] { r.Suite, r.Case, r.Path, r.Device, r.Shape.DTypeName, r.Shape.Batch.ToString(CultureInfo.InvariantCulture), r.Shape.Heads.ToString(CultureInfo.InvariantCulture),
@@ -282,23 +282,8 @@ internal static class BenchCommand
             sb.Append($"<h2>{g.Key.Suite}: D = {g.Key.HeadDim}, {g.Key.DTypeName}</h2>\n").Append(ChartHtml.Render(chart)).Append('\n');
         }
         sb.Append("<h2>All rows</h2>\n<table><tr>").Append(string.Concat(Columns.Select(c => $"<th>{c}</th>"))).Append("</tr>\n");
-        foreach (var line in Csv(rows).Split('\n').Skip(1).Where(l => l.Length > 0))
-            sb.Append("<tr>").Append(string.Concat(SplitCsv(line).Select(c => $"<td>{System.Net.WebUtility.HtmlEncode(c)}</td>"))).Append("</tr>\n");
+        foreach (var record in AttnKit.Catalog.Csv.Parse(Csv(rows)).Skip(1))
+            sb.Append("<tr>").Append(string.Concat(record.Fields.Select(c => $"<td>{System.Net.WebUtility.HtmlEncode(c)}</td>"))).Append("</tr>\n");
         return sb.Append("</table>\n</body></html>\n").ToString();
-    }
-
-    private static IEnumerable<string> SplitCsv(string line)
-    {
-        var cell = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char ch = line[i];
-            if (quoted) { if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { cell.Append('"'); i++; } else if (ch == '"') quoted = false; else cell.Append(ch); }
-            else if (ch == '"') quoted = true;
-            else if (ch == ',') { yield return cell.ToString(); cell.Clear(); }
-            else cell.Append(ch);
-        }
-        yield return cell.ToString();
     }
 }

@@ -12,13 +12,14 @@ public class BenchCommandTests
             var (code, output) = RunnerProcess.Run(new Dictionary<string, string?> { ["ATTN_DEVICE"] = "cpu" },
                 "bench", "--sizes", "32,64", "--head-dims", "16", "--batch", "1", "--heads", "2", "--kv-heads", "1", "--repeats", "1", "--pytorch", "off", "--out", dir);
             Assert.True(code == 0, output);
-            var lines = File.ReadAllLines(Path.Combine(dir, "bench.csv"));
-            Assert.Equal("suite,case,path,device,dtype,batch,heads,kv_heads,tokens,head_dim,ms,ms_min,tflops,tokens_per_s,peak_mb,pytorch_ms,kit_over_pytorch,flops_note,skipped", lines[0]);
+            var text = File.ReadAllText(Path.Combine(dir, "bench.csv"));
+            Assert.StartsWith("suite,case,path,device,dtype,batch,heads,kv_heads,tokens,head_dim,ms,ms_min,tflops,tokens_per_s,peak_mb,pytorch_ms,kit_over_pytorch,flops_note,skipped\n", text);
+            var records = AttnKit.Catalog.Csv.Parse(text).Skip(1).Select(r => r.Fields.ToArray()).ToList();
             var cases = new[] { "sdpa", "sdpa-causal", "sdpa-gqa-causal", "sdpa-causal-fwd+bwd", "sliding-window-1024", "prefix-lm-256", "document-4", "reference-causal", "decode-static-cache" };
             foreach (var c in cases)
                 foreach (var n in new[] { "32", "64" })
                 {
-                    var row = lines.Skip(1).Select(Fields).SingleOrDefault(f => f[1] == c && f[8] == n);
+                    var row = records.SingleOrDefault(f => f[1] == c && f[8] == n);
                     Assert.True(row is not null, $"no row for {c} at N={n}");
                     Assert.True(double.TryParse(row[10], System.Globalization.CultureInfo.InvariantCulture, out var ms) && ms > 0, $"{c} N={n} has no time: {row[^1]}");
                 }
@@ -31,24 +32,6 @@ public class BenchCommandTests
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    /// <summary>RFC 4180 fields of one line (quoted fields may hold commas).</summary>
-    static string[] Fields(string line)
-    {
-        var fields = new List<string>();
-        var cell = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { cell.Append('"'); i++; }
-            else if (c == '"') quoted = !quoted;
-            else if (c == ',' && !quoted) { fields.Add(cell.ToString()); cell.Clear(); }
-            else cell.Append(c);
-        }
-        fields.Add(cell.ToString());
-        return fields.ToArray();
     }
 
     [Fact]

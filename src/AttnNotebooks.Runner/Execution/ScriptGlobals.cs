@@ -34,7 +34,6 @@ public sealed class ScriptGlobals
     }
 
     private int _generation;
-    internal int Generation => _generation;
 
     /// <summary>Shows <paramref name="value"/> in the cell's output, in the given mime types (default: the formatter's preferred ones).</summary>
 #pragma warning disable IDE1006 // the kernel spells it display
