@@ -106,11 +106,13 @@ public sealed class NotebookExecutor
         try
         {
             var options = _options.WithFilePath(CellPath(cell.Number));
+            // As in the kernel, a cell that throws still advances the script state: what it declared before the
+            // exception (its usings, variables, functions) stays visible to later cells.
             _state = _state is null
-                ? await CSharpScript.RunAsync<object?>(plan.Code, options, _globals, typeof(ScriptGlobals), cancel)
-                : await _state.ContinueWithAsync<object?>(plan.Code, options, cancel);
+                ? await CSharpScript.Create<object?>(plan.Code, options, typeof(ScriptGlobals)).RunAsync(_globals, _ => true, cancel)
+                : await _state.ContinueWithAsync<object?>(plan.Code, options, _ => true, cancel);
             stdout.Flush(); stderr.Flush();
-            if (_state.Exception is not null) throw _state.Exception;
+            if (_state.Exception is { } thrown) return Failed(cell, thrown);
             if (HasValue(_state.Script)) cell.AddResult(executionCount, ScriptGlobals.Bundle(_state.ReturnValue, []));
             return new CellResult(cell.Number, true, 0);
         }
@@ -126,6 +128,19 @@ public sealed class NotebookExecutor
         catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
         {
             stdout.Flush(); stderr.Flush();
+            return Failed(cell, e);
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    /// <summary>An exception from a cell: an error output with the user's frames, and where it happened.</summary>
+    private static CellResult Failed(NotebookCell cell, Exception e)
+    {
+        {
             var inner = e is TargetInvocationException { InnerException: not null } t ? t.InnerException! : e;
             int? line = LineIn(inner, cell.Number);
             // the user's frames: up to where Roslyn's script machinery takes over
@@ -133,11 +148,6 @@ public sealed class NotebookExecutor
                 .TakeWhile(l => !l.Contains("--- End of stack trace from previous location", StringComparison.Ordinal) && !l.Contains("Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)).ToArray();
             cell.AddError(inner.GetType().FullName ?? inner.GetType().Name, inner.Message, trace);
             return new CellResult(cell.Number, false, 0, $"cell {cell.Number}{(line is int l ? $", line {l}" : "")}: {inner.GetType().Name}: {inner.Message}");
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
         }
     }
 
