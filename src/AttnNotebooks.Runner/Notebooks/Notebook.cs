@@ -200,7 +200,7 @@ public sealed class NotebookCell
     }
 
     /// <summary>nbformat's multi-line string: a list of lines, each but the last ending in "\n".</summary>
-    internal static JsonArray SplitLines(string text)
+    public static JsonArray SplitLines(string text)
     {
         var array = new JsonArray();
         int start = 0;

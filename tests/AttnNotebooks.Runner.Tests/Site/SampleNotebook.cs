@@ -123,17 +123,5 @@ internal static class SampleNotebook
         return output;
     }
 
-    private static JsonArray Lines(string text)
-    {
-        var array = new JsonArray();
-        int start = 0;
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (text[i] != '\n') continue;
-            array.Add(text[start..(i + 1)]);
-            start = i + 1;
-        }
-        if (start < text.Length) array.Add(text[start..]);
-        return array;
-    }
+    private static JsonArray Lines(string text) => AttnNotebooks.Runner.Notebooks.NotebookCell.SplitLines(text);
 }
