@@ -1,0 +1,103 @@
+using static TorchSharp.torch;
+
+namespace AttnKit.Cache;
+
+/// <summary>What one attention layer hands its cache at one forward call.</summary>
+/// <param name="Keys">The new keys (B, Hkv, n, D): rotated when the cache <see cref="LayerCache.StoresRotatedKeys"/>, raw otherwise.</param>
+/// <param name="Values">The new values (B, Hkv, n, Dv).</param>
+/// <param name="Queries">The new queries (B, Hq, n, D), rotated like the keys: what scoring policies look at. May be null for layers that do not expose them.</param>
+/// <param name="Positions">The absolute positions of the new tokens (n), int64.</param>
+public sealed record CacheUpdate(Tensor Keys, Tensor Values, Tensor? Queries, Tensor Positions);
+
+/// <summary>
+/// What attention reads after an update: every key and value the cache holds for this layer, with the original
+/// position of each (for the causal mask and for re-rotating raw keys).
+/// </summary>
+/// <param name="Keys">(B, Hkv, L, D).</param>
+/// <param name="Values">(B, Hkv, L, Dv).</param>
+/// <param name="KeyPositions">Original positions of the held tokens: (L), or (B, Hkv, L) when rows keep different tokens; null means 0 … L−1.</param>
+/// <param name="Valid">(B, Hkv, L) bool, false for padding slots of rows that hold fewer tokens; null when every slot is valid.</param>
+/// <param name="RotaryKeyPositions">For caches of raw keys: the positions to rotate the held keys at (the original ones, or slot indices for caches that re-position like StreamingLLM); null: <paramref name="KeyPositions"/>.</param>
+/// <param name="RotaryQueryPositions">For caches of raw keys that re-position: the positions to rotate the new queries at; null: their own.</param>
+public sealed record CacheView(Tensor Keys, Tensor Values, Tensor? KeyPositions = null, Tensor? Valid = null,
+    Tensor? RotaryKeyPositions = null, Tensor? RotaryQueryPositions = null);
+
+/// <summary>
+/// The keys and values one attention layer keeps between forward calls, as a Hugging Face transformers cache layer:
+/// <see cref="Update"/> appends the new tokens and returns everything attention should read. Storage forms (growing,
+/// static, sliding window, paged) and eviction policies are subclasses or wrappers. A cache owns its storage; the
+/// tensors of a returned <see cref="CacheView"/> belong to the caller's dispose scope (views of the storage or copies).
+/// </summary>
+public abstract class LayerCache : IDisposable
+{
+    /// <summary>Whether keys are stored after RoPE (true, the usual) or before it, to be rotated at read time.</summary>
+    public virtual bool StoresRotatedKeys => true;
+
+    /// <summary>Tokens held now (per row, the most any row holds).</summary>
+    public abstract long Length { get; }
+
+    /// <summary>Tokens ever appended: the position the next token will have.</summary>
+    public long Seen { get; protected set; }
+
+    /// <summary>Appends the update's tokens and returns what attention reads.</summary>
+    public abstract CacheView Update(CacheUpdate update);
+
+    /// <summary>Drops every token; the cache can be reused.</summary>
+    public abstract void Reset();
+
+    /// <summary>Bytes of the key/value storage this cache holds now (allocated, not just used).</summary>
+    public abstract long StorageBytes { get; }
+
+    /// <summary>Frees the storage.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees the storage.</summary>
+    protected abstract void Dispose(bool disposing);
+}
+
+/// <summary>One cache per layer of a model, made by a factory, so that a model can run with any cache or policy.</summary>
+public sealed class ModelCache : IDisposable
+{
+    private readonly LayerCache[] layers;
+
+    /// <summary>A cache for <paramref name="layerCount"/> layers, each made by <paramref name="factory"/>(layer index).</summary>
+    public ModelCache(int layerCount, Func<int, LayerCache> factory)
+    {
+        Core.Check.Positive(layerCount, nameof(layerCount));
+        ArgumentNullException.ThrowIfNull(factory);
+        layers = new LayerCache[layerCount];
+        for (int i = 0; i < layerCount; i++)
+            layers[i] = factory(i) ?? throw new ArgumentException($"{nameof(factory)}: returned null for layer {i}", nameof(factory));
+    }
+
+    /// <summary>A growing cache (<see cref="DynamicCache"/>) for every layer.</summary>
+    public static ModelCache Dynamic(int layerCount) => new(layerCount, _ => new DynamicCache());
+
+    /// <summary>The layer caches.</summary>
+    public IReadOnlyList<LayerCache> Layers => layers;
+
+    /// <summary>The cache of layer <paramref name="index"/>.</summary>
+    public LayerCache this[int index] => layers[index];
+
+    /// <summary>Tokens seen so far (layer 0's count): the position of the next token.</summary>
+    public long Seen => layers[0].Seen;
+
+    /// <summary>Storage bytes over all layers.</summary>
+    public long StorageBytes => layers.Sum(l => l.StorageBytes);
+
+    /// <summary>Drops every token of every layer.</summary>
+    public void Reset()
+    {
+        foreach (var l in layers) l.Reset();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var l in layers) l.Dispose();
+    }
+}

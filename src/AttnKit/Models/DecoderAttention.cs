@@ -1,0 +1,100 @@
+using AttnKit.Attention;
+using AttnKit.Attention.Masks;
+using AttnKit.Cache;
+using AttnKit.Positional;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnKit.Models;
+
+/// <summary>What one decoder layer's attention gets at one forward call besides its input.</summary>
+public sealed class AttentionStep
+{
+    /// <summary>The layer index.</summary>
+    public required int Layer { get; init; }
+    /// <summary>The absolute positions of the input's tokens (N), int64.</summary>
+    public required Tensor Positions { get; init; }
+    /// <summary>The rotary embedding of the model (null: no positions in attention).</summary>
+    public RotaryEmbedding? Rope { get; init; }
+    /// <summary>This layer's cache; null: attend within the input only.</summary>
+    public LayerCache? Cache { get; init; }
+    /// <summary>A mask in place of the causal one (prefix-LM, sliding window …); queries are the last tokens.</summary>
+    public AttentionMask? Mask { get; init; }
+    /// <summary>Whether to keep the attention weights of this call in <see cref="Weights"/>.</summary>
+    public bool RecordWeights { get; init; }
+    /// <summary>The attention weights (B, Hq, N, L), float32, when <see cref="RecordWeights"/>; owned by the caller's dispose scope.</summary>
+    public Tensor? Weights { get; set; }
+    /// <summary>State shared by the layers of one forward call (cross-layer attention keeps the shared keys and values here).</summary>
+    public required IDictionary<string, object> Shared { get; init; }
+}
+
+/// <summary>
+/// The attention module of a decoder layer: x (B, N, d) → (B, N, d), reading and writing its cache. Subclasses define
+/// the layout (how queries, keys and values are made and what is cached); <see cref="Attend"/> does the rest the same
+/// way for all of them: rotary positions, the cache, the causal mask over the held tokens' positions, and the attention.
+/// </summary>
+public abstract class DecoderAttention : nn.Module
+{
+    /// <summary>Names the module.</summary>
+    protected DecoderAttention(string name) : base(name) { }
+
+    /// <summary>Attention of x (B, N, d) over the cache and itself: (B, N, d).</summary>
+    public abstract Tensor Forward(Tensor x, AttentionStep step);
+
+    /// <summary>Bytes one token adds to this layer's cache at <paramref name="elementBytes"/> per element (the layout's formula).</summary>
+    public abstract long KvBytesPerToken(int elementBytes);
+
+    /// <summary>
+    /// The shared tail of every layout:
+    /// 1. rotate q and k at the step's positions (caches of raw keys: k is rotated after the read, at the positions the cache gives);
+    /// 2. append k and v to the cache and read back every held token;
+    /// 3. mask: causal over the held tokens' original positions (or the step's mask), and invalid slots;
+    /// 4. attend: (B, Hq, N, D) over (B, Hkv, L, D) → (B, Hq, N, Dv), recording the weights when asked.
+    /// </summary>
+    protected static Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionStep step, double? scale = null)
+    {
+        var rope = step.Rope;
+        var cache = step.Cache;
+        bool rotateAfterRead = cache is not null && !cache.StoresRotatedKeys;
+        if (rope is not null)
+        {
+            q = rope.Apply(q, step.Positions);                                             // 1.
+            if (!rotateAfterRead) k = rope.Apply(k, step.Positions);
+        }
+        Tensor? keyPositions = null, valid = null;
+        if (cache is not null)
+        {
+            var view = cache.Update(new CacheUpdate(k, v, q, step.Positions));             // 2.
+            (k, v, keyPositions, valid) = (view.Keys, view.Values, view.KeyPositions, view.Valid);
+            if (rotateAfterRead && rope is not null)
+            {
+                var kp = view.RotaryKeyPositions ?? keyPositions ?? torch.arange(k.shape[2], ScalarType.Int64, k.device);
+                k = rope.Apply(k, kp);
+                if (view.RotaryQueryPositions is not null)
+                    q = rope.Apply(q, view.RotaryQueryPositions);   // re-positioned query: its raw form is not kept, so rotate again from raw
+            }
+        }
+        var options = new AttentionOptions { Scale = scale, ReturnWeights = step.RecordWeights };
+        long n = q.shape[2], l = k.shape[2];
+        if (keyPositions is null && valid is null)
+        {
+            options = options with { Mask = step.Mask ?? Masks.Causal };                 // 3. queries are the last L − N … L − 1
+        }
+        else
+        {
+            if (step.Mask is not null)
+                throw new ArgumentException("step.Mask: a custom mask needs a cache that keeps every token in order; this cache evicts or pads", nameof(step));
+            long groups = q.shape[1] / k.shape[1];
+            var kpos = keyPositions ?? torch.arange(l, ScalarType.Int64, k.device);
+            Tensor allowed = kpos.dim() == 1
+                ? kpos.unsqueeze(0).le(step.Positions.unsqueeze(1)).view(1, 1, n, l)       // (1, 1, N, L)
+                : kpos.unsqueeze(2).le(step.Positions.view(1, 1, n, 1));                   // (B, Hkv, N, L)
+            if (valid is not null) allowed = allowed.logical_and(valid.unsqueeze(2));     // (B, Hkv, N, L)
+            if (allowed.shape[1] != 1 && groups != 1) allowed = allowed.repeat_interleave(groups, dim: 1); // (B, Hq, N, L)
+            options = options with { MaskTensor = allowed };
+        }
+        using var result = ScaledDotProductAttention.Compute(q, k, v, options);            // 4.
+        if (step.RecordWeights) step.Weights = result.Weights!.alias();
+        return result.Output.alias();
+    }
+}

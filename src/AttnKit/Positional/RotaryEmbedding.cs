@@ -1,0 +1,73 @@
+using AttnKit.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnKit.Positional;
+
+/// <summary>
+/// Rotary position embedding. Su et al., "RoFormer: Enhanced Transformer with Rotary Position Embedding", 2021
+/// (arXiv 2104.09864), section 3.4. Each pair of channels of a query or key is rotated by an angle proportional to the
+/// token's position, so that q_m·k_n depends on m − n only. The channel pairing is the "rotate half" form of the
+/// Hugging Face Llama implementation (channel i pairs with channel i + D/2), so that Llama-family checkpoints load as
+/// they are.
+///
+/// 1. inverse frequencies θ_i = base^(−2i/D), i = 0 … D/2 − 1 (eq. 15);
+/// 2. angles m·θ_i for each position m, repeated over both halves: (N, D);
+/// 3. x' = x·cos(mθ) + rotate_half(x)·sin(mθ), rotate_half(x) = (−x₂, x₁) for x = (x₁, x₂) (eq. 34 in this pairing).
+/// </summary>
+public sealed class RotaryEmbedding
+{
+    /// <summary>Rotated channels per head (the head dim, or fewer for partial rotary).</summary>
+    public int Dim { get; }
+    /// <summary>The base of the frequencies (10 000 in RoFormer; often 500 000 or 1 000 000 in recent models).</summary>
+    public double Base { get; }
+
+    /// <summary>A rotary embedding over <paramref name="dim"/> channels (even).</summary>
+    public RotaryEmbedding(int dim, double @base = 10000.0)
+    {
+        Check.Positive(dim, nameof(dim));
+        if (dim % 2 != 0) throw new ArgumentException($"{nameof(dim)}: rotary channels come in pairs, expected an even number, got {dim}", nameof(dim));
+        Check.PositiveFinite(@base, nameof(@base));
+        (Dim, Base) = (dim, @base);
+    }
+
+    /// <summary>cos and sin of the angles for <paramref name="positions"/> (any shape P of int64): (P…, D) each, float32.</summary>
+    public (Tensor Cos, Tensor Sin) Angles(Tensor positions)
+    {
+        Check.NotNull(positions, nameof(positions));
+        if (positions.dtype != ScalarType.Int64 && positions.dtype != ScalarType.Int32)
+            throw new ArgumentException($"{nameof(positions)}: expected integer positions, got {positions.dtype}", nameof(positions));
+        using var scope = torch.NewDisposeScope();
+        var i = torch.arange(0, Dim, 2, ScalarType.Float64, positions.device);
+        var invFreq = torch.pow(Base, -i / Dim);                                              // 1. (D/2)
+        var angles = positions.to(ScalarType.Float64).unsqueeze(-1) * invFreq;                // 2. (P…, D/2)
+        angles = torch.cat([angles, angles], -1);                                             //    (P…, D)
+        return (angles.cos().to(ScalarType.Float32).MoveToOuterDisposeScope(), angles.sin().to(ScalarType.Float32).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Rotates <paramref name="x"/> (B, H, N, Dh) at <paramref name="positions"/>: (N) shared by every row, or (B, H, N)
+    /// or (B, 1, N) per row. The first <see cref="Dim"/> channels rotate (partial rotary leaves the rest). Keeps x's dtype.
+    /// </summary>
+    public Tensor Apply(Tensor x, Tensor positions)
+    {
+        Check.Rank(x, 4, nameof(x), "(B, H, N, D)");
+        Check.FloatingPoint(x, nameof(x));
+        Check.SameDevice(x, nameof(x), positions, nameof(positions));
+        long[] xs = x.shape, ps = positions.shape;
+        if (xs[3] < Dim) throw new ArgumentException($"{nameof(x)}: expected at least {Dim} channels to rotate, got {xs[3]}", nameof(x));
+        bool shared = ps.Length == 1 && ps[0] == xs[2];
+        bool perRow = ps.Length == 3 && ps[2] == xs[2] && (ps[0] == xs[0] || ps[0] == 1) && (ps[1] == xs[1] || ps[1] == 1);
+        if (!shared && !perRow)
+            throw new ArgumentException($"{nameof(positions)}: expected (N) = ({xs[2]}) or (B, H|1, N), got {Check.Shape(positions)} for x {Check.Shape(x)}", nameof(positions));
+        using var scope = torch.NewDisposeScope();
+        var (cos, sin) = Angles(positions);                                                   // (N, D) or (B, H, N, D)
+        var xr = Dim == xs[3] ? x : x.narrow(3, 0, Dim);
+        var xf = xr.to(ScalarType.Float32);
+        var half = Dim / 2;
+        var rotated = torch.cat([-xf.narrow(3, half, half), xf.narrow(3, 0, half)], 3);      // 3. rotate_half
+        var y = (xf * cos + rotated * sin).to(x.dtype);                                       // 3.
+        if (Dim != xs[3]) y = torch.cat([y, x.narrow(3, Dim, xs[3] - Dim)], 3);
+        return y.MoveToOuterDisposeScope();
+    }
+}
