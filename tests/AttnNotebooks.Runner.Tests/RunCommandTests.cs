@@ -71,6 +71,15 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void A_notebook_can_pin_the_tokenizer_package_the_kit_loads_checkpoints_with()
+    {
+        using var w = new Workspace();
+        var (code, output) = Run(w, w.Nb("tokenizer.ipynb"));
+        Assert.True(code == 0, output);
+        Assert.Equal("256,33", Text(Outputs(w.Executed("tokenizer.ipynb"), 2)[0]!["data"]!["text/plain"]));
+    }
+
+    [Fact]
     public void Displays_are_written_as_the_kernel_writes_them()
     {
         using var w = new Workspace();

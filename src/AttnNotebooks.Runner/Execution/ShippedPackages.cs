@@ -26,6 +26,7 @@ public static class ShippedPackages
         new("Plotly.NET.CSharp", "0.14.0", ["Plotly.NET.CSharp", "Plotly.NET", "FSharp.Core"]),
         new("Microsoft.Data.Analysis", "0.23.1", ["Microsoft.Data.Analysis"]),
         new("Microsoft.DotNet.Interactive.Formatting", "1.0.0-beta.23562.1", ["Microsoft.DotNet.Interactive.Formatting"]),
+        new("Microsoft.ML.Tokenizers", "2.0.1", ["Microsoft.ML.Tokenizers"]),
     }.ToDictionary(p => p.Id, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Assemblies that a <c>#r "path/to/X.dll"</c> maps to the runner's own copy of (the kit the runner was built with).</summary>
