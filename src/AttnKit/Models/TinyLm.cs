@@ -113,7 +113,7 @@ public sealed class TinyLm : nn.Module
         var (dev, dt) = (device ?? Kit.Device, dtype ?? Kit.DType);
         model = new TinyLmBody(config, dev, dt);
         lm_head = config.TieEmbeddings ? null : nn.Linear(config.ModelDim, config.VocabSize, false, dev, dt);
-        rope = config.Rotary > 0 ? new RotaryEmbedding(config.Rotary, config.RopeTheta) : null;
+        rope = config.Rotary > 0 ? new RotaryEmbedding(config.Rotary, config.RopeTheta, config.RopeScaling) : null;
         RegisterComponents();
         InitWeights();
     }

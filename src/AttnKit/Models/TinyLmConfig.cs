@@ -25,6 +25,8 @@ public sealed record TinyLmConfig
     public int? MlpDim { get; init; }
     /// <summary>Base of the rotary frequencies.</summary>
     public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>A stretch of the rotary frequencies for long contexts (null: plain RoPE).</summary>
+    public Positional.RopeScaling? RopeScaling { get; init; }
     /// <summary>Rotate this many channels of each head (null: all; HF's partial_rotary_factor × D).</summary>
     public int? RotaryDim { get; init; }
     /// <summary>ε of RMSNorm.</summary>
@@ -65,6 +67,7 @@ public sealed record TinyLmConfig
         Check.NonNegative(MlpWidth, nameof(MlpDim));
         Check.PositiveFinite(RopeTheta, nameof(RopeTheta));
         Check.PositiveFinite(NormEps, nameof(NormEps));
+        RopeScaling?.Validate();
         if (Rotary < 0 || Rotary > Dim || Rotary % 2 != 0)
             throw new ArgumentException($"{nameof(RotaryDim)}: expected an even number of channels from 0 to the head dim {Dim}, got {Rotary}", nameof(RotaryDim));
     }

@@ -17,14 +17,19 @@ namespace AttnKit.Positional;
 /// </summary>
 public sealed class RotaryEmbedding
 {
+    /// <summary>How the frequencies are stretched for longer contexts (null: plain RoPE).</summary>
+    public RopeScaling? Scaling { get; }
+
     /// <summary>Rotated channels per head (the head dim, or fewer for partial rotary).</summary>
     public int Dim { get; }
     /// <summary>The base of the frequencies (10 000 in RoFormer; often 500 000 or 1 000 000 in recent models).</summary>
     public double Base { get; }
 
     /// <summary>A rotary embedding over <paramref name="dim"/> channels (even).</summary>
-    public RotaryEmbedding(int dim, double @base = 10000.0)
+    public RotaryEmbedding(int dim, double @base = 10000.0, RopeScaling? scaling = null)
     {
+        scaling?.Validate();
+        Scaling = scaling;
         Check.Positive(dim, nameof(dim));
         if (dim % 2 != 0) throw new ArgumentException($"{nameof(dim)}: rotary channels come in pairs, expected an even number, got {dim}", nameof(dim));
         Check.PositiveFinite(@base, nameof(@base));
@@ -40,6 +45,7 @@ public sealed class RotaryEmbedding
         using var scope = torch.NewDisposeScope();
         var i = torch.arange(0, Dim, 2, ScalarType.Float64, positions.device);
         var invFreq = torch.pow(Base, -i / Dim);                                              // 1. (D/2)
+        if (Scaling is not null) invFreq = Scaling.Apply(invFreq);
         var angles = positions.to(ScalarType.Float64).unsqueeze(-1) * invFreq;                // 2. (P…, D/2)
         angles = torch.cat([angles, angles], -1);                                             //    (P…, D)
         return (angles.cos().to(ScalarType.Float32).MoveToOuterDisposeScope(), angles.sin().to(ScalarType.Float32).MoveToOuterDisposeScope());
@@ -69,5 +75,68 @@ public sealed class RotaryEmbedding
         var y = (xf * cos + rotated * sin).to(x.dtype);                                       // 3.
         if (Dim != xs[3]) y = torch.cat([y, x.narrow(3, Dim, xs[3] - Dim)], 3);
         return y.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// A stretch of RoPE's frequencies for contexts longer than the model was trained on, as Hugging Face configs name
+/// them (<c>rope_scaling</c>).
+/// </summary>
+public abstract record RopeScaling
+{
+    /// <summary>The scaled inverse frequencies for θ (D/2), float64.</summary>
+    public abstract Tensor Apply(Tensor inverseFrequencies);
+
+    /// <summary>Checks the parameters.</summary>
+    public abstract void Validate();
+}
+
+/// <summary>
+/// Position interpolation: every frequency divided by the factor. Chen et al., "Extending Context Window of Large
+/// Language Models via Positional Interpolation", 2023 (arXiv 2306.15595), eq. (4).
+/// </summary>
+/// <param name="Factor">The stretch s ≥ 1: position m is rotated as m/s.</param>
+public sealed record LinearRopeScaling(double Factor) : RopeScaling
+{
+    /// <inheritdoc/>
+    public override Tensor Apply(Tensor inverseFrequencies) => inverseFrequencies / Factor;
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        if (!(Factor >= 1) || double.IsInfinity(Factor)) throw new ArgumentException($"{nameof(Factor)}: expected a finite stretch of at least 1, got {Factor}", nameof(Factor));
+    }
+}
+
+/// <summary>
+/// Llama 3.1's frequency-dependent scaling (Meta, "The Llama 3 Herd of Models", 2024, arXiv 2407.21783; the
+/// <c>rope_type: "llama3"</c> of Hugging Face configs). With wavelength λ = 2π/θ, L the original context,
+/// λ_hi = L / highFreqFactor and λ_lo = L / lowFreqFactor:
+/// 1. short wavelengths (λ &lt; λ_hi) keep θ;
+/// 2. long wavelengths (λ &gt; λ_lo) become θ / factor;
+/// 3. in between, θ' = (1 − t)·θ/factor + t·θ with t = (L/λ − lowFreqFactor) / (highFreqFactor − lowFreqFactor).
+/// </summary>
+public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalContext) : RopeScaling
+{
+    /// <inheritdoc/>
+    public override Tensor Apply(Tensor inverseFrequencies)
+    {
+        using var scope = torch.NewDisposeScope();
+        var wavelength = 2 * Math.PI / inverseFrequencies;
+        var t = (OriginalContext / wavelength - LowFreqFactor) / (HighFreqFactor - LowFreqFactor);
+        var mixed = (1 - t) * inverseFrequencies / Factor + t * inverseFrequencies;            // 3.
+        var scaled = torch.where(wavelength.lt(OriginalContext / HighFreqFactor), inverseFrequencies,  // 1.
+            torch.where(wavelength.gt(OriginalContext / LowFreqFactor), inverseFrequencies / Factor, mixed)); // 2.
+        return scaled.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        if (!(Factor >= 1) || double.IsInfinity(Factor)) throw new ArgumentException($"{nameof(Factor)}: expected a finite stretch of at least 1, got {Factor}", nameof(Factor));
+        Check.PositiveFinite(LowFreqFactor, nameof(LowFreqFactor));
+        Check.PositiveFinite(HighFreqFactor, nameof(HighFreqFactor));
+        if (HighFreqFactor <= LowFreqFactor) throw new ArgumentException($"{nameof(HighFreqFactor)}: expected more than {nameof(LowFreqFactor)} {LowFreqFactor}, got {HighFreqFactor}", nameof(HighFreqFactor));
+        Check.Positive(OriginalContext, nameof(OriginalContext));
     }
 }

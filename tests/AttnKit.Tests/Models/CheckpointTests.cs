@@ -120,10 +120,12 @@ public sealed class CheckpointTests : IDisposable
     [InlineData(ScalarType.Float32, 4, false, true, 3)]
     [InlineData(ScalarType.BFloat16, 1, true, false, 1)]
     [InlineData(ScalarType.Float16, 2, false, false, 2)]
-    public void A_saved_checkpoint_loads_back_with_the_same_logits(ScalarType fileType, int kvHeads, bool tie, bool qkvBias, int shards)
+    [InlineData(ScalarType.Float32, 2, true, false, 1, true)]
+    public void A_saved_checkpoint_loads_back_with_the_same_logits(ScalarType fileType, int kvHeads, bool tie, bool qkvBias, int shards, bool llama3 = false)
     {
         torch.manual_seed(5);
-        using var model = new TinyLm(new TinyLmConfig { VocabSize = 41, ModelDim = 32, Layers = 2, Heads = 4, KvHeads = kvHeads, TieEmbeddings = tie, QkvBias = qkvBias, RopeTheta = 500000, MlpDim = 48 }, T.Dev);
+        var scaling = llama3 ? new AttnKit.Positional.Llama3RopeScaling(8, 1, 4, 16) : null;
+        using var model = new TinyLm(new TinyLmConfig { VocabSize = 41, ModelDim = 32, Layers = 2, Heads = 4, KvHeads = kvHeads, TieEmbeddings = tie, QkvBias = qkvBias, RopeTheta = 500000, MlpDim = 48, RopeScaling = scaling }, T.Dev);
         if (qkvBias) using (torch.no_grad()) foreach (var (n, p) in model.named_parameters()) if (n.EndsWith(".bias")) p.normal_();
         HuggingFaceCheckpoint.Save(model, dir, fileType, shards);
         Assert.Equal(shards > 1, File.Exists(File_("model.safetensors.index.json")));
@@ -166,7 +168,7 @@ public sealed class CheckpointTests : IDisposable
         Assert.Contains("GPT2LMHeadModel", Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(dir, T.Dev)).Message);
 
         cfg["architectures"] = new JsonArray("LlamaForCausalLM");
-        cfg["rope_scaling"] = new JsonObject { ["rope_type"] = "llama3" };
+        cfg["rope_scaling"] = new JsonObject { ["rope_type"] = "yarn", ["factor"] = 4.0 };
         File.WriteAllText(File_("config.json"), cfg.ToJsonString());
         Assert.Contains("rope_scaling", Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(dir, T.Dev)).Message);
 

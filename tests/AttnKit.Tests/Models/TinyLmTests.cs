@@ -212,6 +212,23 @@ public class RotaryEmbeddingTests
     }
 
     [Fact]
+    public void Llama3_scaling_keeps_short_wavelengths_divides_long_ones_and_blends_between()
+    {
+        using var scope = torch.NewDisposeScope();
+        // original context 64, low 1, high 4: λ < 16 kept, λ > 64 divided by 8, between blended
+        var scaling = new Llama3RopeScaling(8, 1, 4, 64);
+        var theta = torch.tensor(new[] { 2 * Math.PI / 8, 2 * Math.PI / 32, 2 * Math.PI / 128 }, ScalarType.Float64);
+        var scaled = scaling.Apply(theta).data<double>().ToArray();
+        double t = (64.0 / 32 - 1) / (4 - 1);                                               // = 1/3
+        Assert.Equal(2 * Math.PI / 8, scaled[0], 12);
+        Assert.Equal((1 - t) * (2 * Math.PI / 32) / 8 + t * (2 * Math.PI / 32), scaled[1], 12);
+        Assert.Equal(2 * Math.PI / 128 / 8, scaled[2], 12);
+        Assert.Equal(2 * Math.PI / 128 / 8, new LinearRopeScaling(8).Apply(theta).data<double>()[2], 12);
+        Assert.Throws<ArgumentException>(() => new RotaryEmbedding(8, 10000, new Llama3RopeScaling(8, 4, 1, 64)));
+        Assert.Throws<ArgumentException>(() => new RotaryEmbedding(8, 10000, new LinearRopeScaling(0.5)));
+    }
+
+    [Fact]
     public void Partial_rotary_leaves_the_other_channels_and_per_row_positions_match_shared_ones()
     {
         using var scope = torch.NewDisposeScope();

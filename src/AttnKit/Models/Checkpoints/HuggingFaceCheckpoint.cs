@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AttnKit.Core;
+using AttnKit.Positional;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,8 +36,19 @@ public static class HuggingFaceCheckpoint
             : fallback ?? throw new InvalidDataException($"{path}: missing integer '{key}'");
         double Num(string key, double fallback) => c[key] is JsonValue v && v.TryGetValue<double>(out var x) ? x : fallback;
         bool Flag(string key, bool fallback) => c[key] is JsonValue v && v.TryGetValue<bool>(out var x) ? x : fallback;
+        RopeScaling? ropeScaling = null;
         if (c["rope_scaling"] is JsonObject scaling)
-            throw new InvalidDataException($"{path}: rope_scaling of type '{scaling["rope_type"] ?? scaling["type"]}' is not supported yet; the kit loads models with plain RoPE (SmolLM2, Qwen2.5, TinyLlama, Llama 2)");
+        {
+            var kind = (scaling["rope_type"] ?? scaling["type"])?.GetValue<string>();
+            double S(string key) => scaling[key] is JsonValue v && v.TryGetValue<double>(out var x) ? x : throw new InvalidDataException($"{path}: rope_scaling lacks '{key}'");
+            ropeScaling = kind switch
+            {
+                "linear" => new LinearRopeScaling(S("factor")),
+                "llama3" => new Llama3RopeScaling(S("factor"), S("low_freq_factor"), S("high_freq_factor"), (int)S("original_max_position_embeddings")),
+                "default" => null,
+                _ => throw new InvalidDataException($"{path}: rope_scaling of type '{kind}' is not supported; the kit reads 'linear' and 'llama3'"),
+            };
+        }
         if (arch == "MistralForCausalLM" && c["sliding_window"] is JsonValue sw && sw.TryGetValue<int>(out var window) && window < Int("max_position_embeddings", int.MaxValue))
             throw new InvalidDataException($"{path}: a sliding window of {window} tokens is not supported by the loader");
         if (arch == "Qwen2ForCausalLM" && Flag("use_sliding_window", false))
@@ -56,6 +68,7 @@ public static class HuggingFaceCheckpoint
             HeadDim = headDim,
             MlpDim = Int("intermediate_size"),
             RopeTheta = Num("rope_theta", 10000.0),
+            RopeScaling = ropeScaling,
             RotaryDim = partial == 1.0 ? null : (int)(headDim * partial) / 2 * 2,
             NormEps = Num("rms_norm_eps", 1e-6),
             TieEmbeddings = Flag("tie_word_embeddings", false),
@@ -141,6 +154,12 @@ public static class HuggingFaceCheckpoint
             ["num_hidden_layers"] = cfg.Layers, ["num_attention_heads"] = cfg.Heads, ["num_key_value_heads"] = cfg.KvHeadCount,
             ["head_dim"] = cfg.Dim, ["rope_theta"] = cfg.RopeTheta, ["rms_norm_eps"] = cfg.NormEps,
             ["partial_rotary_factor"] = (double)cfg.Rotary / cfg.Dim,
+            ["rope_scaling"] = cfg.RopeScaling switch
+            {
+                LinearRopeScaling l => new JsonObject { ["rope_type"] = "linear", ["factor"] = l.Factor },
+                Llama3RopeScaling l => new JsonObject { ["rope_type"] = "llama3", ["factor"] = l.Factor, ["low_freq_factor"] = l.LowFreqFactor, ["high_freq_factor"] = l.HighFreqFactor, ["original_max_position_embeddings"] = l.OriginalContext },
+                _ => null,
+            },
             ["tie_word_embeddings"] = cfg.TieEmbeddings, ["hidden_act"] = "silu",
             ["torch_dtype"] = type switch { ScalarType.Float16 => "float16", ScalarType.BFloat16 => "bfloat16", _ => "float32" },
         };
