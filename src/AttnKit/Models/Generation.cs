@@ -85,7 +85,7 @@ public static class Generation
         Check.Positive(prompt.shape[1], "prompt tokens N");
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var gen = new Generator((ulong)options.Seed, model.Device);
+        var gen = new Generator((ulong)options.Seed);   // TorchSharp's generators are CPU generators: Pick samples on the CPU
         using var cache = options.NoCache ? null : options.Cache is null ? model.NewCache() : model.NewCache(options.Cache);
         long batch = prompt.shape[0];
         var stops = options.StopTokens.Count == 0 ? null : torch.tensor(options.StopTokens.ToArray(), ScalarType.Int64, model.Device);
@@ -131,7 +131,8 @@ public static class Generation
 
     /// <summary>
     /// The next token per row from logits (B, V): argmax at temperature 0; otherwise softmax(logits / T) restricted to
-    /// the top k and to the nucleus of mass p, sampled with <paramref name="generator"/>.
+    /// the top k and to the nucleus of mass p, sampled with <paramref name="generator"/> (a CPU generator; the draw
+    /// happens on the CPU and the result returns to the logits' device).
     /// </summary>
     public static Tensor Pick(Tensor logits, GenerationOptions options, Generator? generator = null)
     {
@@ -156,7 +157,9 @@ public static class Generation
             var dropInOrder = torch.zeros_like(drop).scatter(1, order, drop);
             l = l.masked_fill(dropInOrder, double.NegativeInfinity);
         }
-        return torch.multinomial(l.softmax(-1), 1, false, generator).squeeze(1).MoveToOuterDisposeScope();
+        // sampled on the CPU, where TorchSharp's generators live, so that a seed gives the same tokens on every device
+        var distribution = l.softmax(-1).cpu();
+        return torch.multinomial(distribution, 1, false, generator).squeeze(1).to(logits.device).MoveToOuterDisposeScope();
     }
 
     private static void Sync(Device device)

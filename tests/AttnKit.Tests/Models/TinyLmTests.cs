@@ -17,7 +17,7 @@ public class TinyLmTests
         return new TinyLm(new TinyLmConfig { VocabSize = 37, ModelDim = 32, Layers = layers, Heads = 4, KvHeads = kvHeads, TieEmbeddings = tie }, T.Dev);
     }
 
-    internal static Tensor Tokens(long seed, long batch, long n) => torch.randint(0, 37, new long[] { batch, n }, ScalarType.Int64, T.Dev, generator: new Generator((ulong)seed, T.Dev));
+    internal static Tensor Tokens(long seed, long batch, long n) => torch.randint(0, 37, new long[] { batch, n }, ScalarType.Int64, generator: new Generator((ulong)seed)).to(T.Dev);
 
     [Theory]
     [InlineData(4, true)]
@@ -75,8 +75,8 @@ public class TinyLmTests
         using var scope = torch.NewDisposeScope();
         // probabilities 0.5, 0.3, 0.15, 0.05: top-p 0.7 keeps the first two (0.5 < 0.7 ≤ 0.8); top-k 3 keeps three
         var logits = torch.tensor(new[] { 0.5f, 0.3f, 0.15f, 0.05f }, device: T.Dev).log().unsqueeze(0).expand(4000, 4);
-        var p = Generation.Pick(logits, new GenerationOptions { Temperature = 1, TopP = 0.7 }, new Generator(1, T.Dev)).cpu().data<long>().ToArray();
-        var k = Generation.Pick(logits, new GenerationOptions { Temperature = 1, TopK = 3 }, new Generator(1, T.Dev)).cpu().data<long>().ToArray();
+        var p = Generation.Pick(logits, new GenerationOptions { Temperature = 1, TopP = 0.7 }, new Generator(1)).cpu().data<long>().ToArray();
+        var k = Generation.Pick(logits, new GenerationOptions { Temperature = 1, TopK = 3 }, new Generator(1)).cpu().data<long>().ToArray();
         Assert.Equal([0L, 1], p.Distinct().Order());
         Assert.InRange(p.Count(x => x == 0) / 4000.0, 0.5 / 0.8 - 0.04, 0.5 / 0.8 + 0.04);
         Assert.Equal([0L, 1, 2], k.Distinct().Order());
