@@ -17,6 +17,9 @@ namespace AttnKit.Attention.Foundations;
 /// </summary>
 public static class DualCrossAttention
 {
+    // no mask, so the query offset does not matter; given, so that more queries than keys is allowed
+    private static readonly AttentionOptions Unmasked = new() { QueryOffset = 0 };
+
     /// <summary>Step 1: the rollout (B, N, N) of per-layer weights, each (B, H, N, N), first layer first.</summary>
     public static Tensor Rollout(IReadOnlyList<Tensor> layerWeights)
     {
@@ -48,7 +51,7 @@ public static class DualCrossAttention
     /// </summary>
     public static (Tensor Output, Tensor Indices) GlobalLocal(Tensor q, Tensor k, Tensor v, Tensor response, long topR)
     {
-        ScaledDotProductAttention.Validate(q, k, v, AttentionOptions.None);
+        ScaledDotProductAttention.Validate(q, k, v, Unmasked);
         Check.Rank(response, 2, nameof(response), "(B, N)");
         Check.SameDevice(q, nameof(q), response, nameof(response));
         Check.Dim(response, 0, q.shape[0], nameof(response), "batch B like q");
@@ -67,8 +70,8 @@ public static class DualCrossAttention
     /// <summary>Step 3: q1 (B, H, N, D) over [k1; k2], [v1; v2] → the output (B, H, N, Dv) and the weights (B, H, N, N1 + N2).</summary>
     public static AttentionResult PairWise(Tensor q1, Tensor k1, Tensor v1, Tensor k2, Tensor v2)
     {
-        ScaledDotProductAttention.Validate(q1, k1, v1, AttentionOptions.None);
-        ScaledDotProductAttention.Validate(q1, k2, v2, AttentionOptions.None);
+        ScaledDotProductAttention.Validate(q1, k1, v1, Unmasked);
+        ScaledDotProductAttention.Validate(q1, k2, v2, Unmasked);
         using var scope = torch.NewDisposeScope();
         var k = torch.cat([k1, k2], 2);                                                 // (B, H, N1 + N2, D)
         var v = torch.cat([v1, v2], 2);

@@ -24,7 +24,8 @@ public static class LuongLocalAttention
     {
         Check.Positive(queries, nameof(queries));
         Check.Positive(sourceLength, nameof(sourceLength));
-        return torch.arange(queries, ScalarType.Float32, device ?? Kit.Device).clamp_max(sourceLength - 1); // 1. (Nq)
+        using var scope = torch.NewDisposeScope();
+        return torch.arange(queries, ScalarType.Float32, device ?? Kit.Device).clamp_max(sourceLength - 1).MoveToOuterDisposeScope(); // 1. (Nq)
     }
 
     /// <summary>

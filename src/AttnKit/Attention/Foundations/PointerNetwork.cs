@@ -14,7 +14,9 @@ namespace AttnKit.Attention.Foundations;
 /// 2. decoder state of step i from the element it pointed at before: d_i = tanh(x_{C_{i−1}} W_d + b_d), a learned
 ///    start state for i = 0 (the paper feeds that element to an LSTM decoder);
 /// 3. additive scores u_ij = vᵀ tanh(W_1 e_j + W_2 d_i) (<see cref="BahdanauAttention.Scores"/>; eq. 3);
-/// 4. log p(C_i = j) = log_softmax_j(u_ij): the pointer distribution; greedy decoding points at its argmax.
+/// 4. optionally forbid the positions already pointed at (u_ij = −∞; a common addition for permutation outputs, not in
+///    the paper);
+/// 5. log p(C_i = j) = log_softmax_j(u_ij): the pointer distribution; greedy decoding points at its argmax.
 /// </summary>
 public sealed class PointerNetwork : nn.Module
 {
@@ -43,9 +45,9 @@ public sealed class PointerNetwork : nn.Module
 
     /// <summary>
     /// Steps 1–4 with teacher forcing: x (B, N, Din) and, per decoding step, the index each step pointed at before
-    /// (B, T), −1 for "start" → log-probabilities (B, T, N) over the input positions.
+    /// (B, T), −1 for "start" → log-probabilities (B, T, N) over the input positions. <paramref name="maskChosen"/>: step 4.
     /// </summary>
-    public Tensor LogProbabilities(Tensor x, Tensor previous)
+    public Tensor LogProbabilities(Tensor x, Tensor previous, bool maskChosen = false)
     {
         CheckInput(x);
         Check.Rank(previous, 2, nameof(previous), "(B, T)");
@@ -62,25 +64,33 @@ public sealed class PointerNetwork : nn.Module
         var d = decoder.forward(x.gather(1, idx)).tanh();                               // 2. (B, T, Hd)
         d = torch.where(previous.eq(-1).unsqueeze(-1), start.expand_as(d), d);
         var u = BahdanauAttention.Scores(d.unsqueeze(1), e.unsqueeze(1), w2, w1, v);    // 3. (B, 1, T, N)
-        return u.squeeze(1).log_softmax(-1).MoveToOuterDisposeScope();                  // 4. (B, T, N)
+        var logits = u.squeeze(1);                                                      // (B, T, N)
+        if (maskChosen)
+        {
+            var picked = nn.functional.one_hot(previous.clamp_min(0), n).to(ScalarType.Int32) * previous.ge(0).to(ScalarType.Int32).unsqueeze(-1); // (B, T, N)
+            logits = logits.masked_fill(picked.cumsum(1).gt(0), double.NegativeInfinity); // 4. what step i pointed at before, and earlier
+        }
+        return logits.log_softmax(-1).MoveToOuterDisposeScope();                        // 5. (B, T, N)
     }
 
-    /// <summary>Greedy decoding for <paramref name="steps"/> steps: x (B, N, Din) → the indices pointed at (B, steps).</summary>
-    public Tensor Decode(Tensor x, long steps)
+    /// <summary>Greedy decoding for <paramref name="steps"/> steps: x (B, N, Din) → the indices pointed at (B, steps). Each step re-runs the teacher-forced pass over the steps so far (plain, O(steps²), fine at notebook sizes).</summary>
+    public Tensor Decode(Tensor x, long steps, bool maskChosen = false)
     {
         CheckInput(x);
         Check.Positive(steps, nameof(steps));
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         long b = x.shape[0];
+        if (maskChosen && steps > x.shape[1])
+            throw new ArgumentException($"{nameof(steps)}: with chosen positions masked there are only {x.shape[1]} to point at, got {steps} steps", nameof(steps));
         var previous = torch.full(b, 1, -1L, ScalarType.Int64, x.device);              // (B, 1): start
         var chosen = new List<Tensor>();
         for (long i = 0; i < steps; i++)
         {
-            var logp = LogProbabilities(x, previous);                                   // (B, 1, N)
-            var next = logp.argmax(-1);                                                 // 4. (B, 1)
+            var logp = LogProbabilities(x, previous, maskChosen)[.., ^1..];              // (B, 1, N): the last step
+            var next = logp.argmax(-1);                                                 // 5. (B, 1)
             chosen.Add(next);
-            previous = next;
+            previous = torch.cat([previous, next], 1);
         }
         return torch.cat(chosen, 1).MoveToOuterDisposeScope();                          // (B, steps)
     }

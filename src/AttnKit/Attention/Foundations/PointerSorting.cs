@@ -17,12 +17,13 @@ public sealed record PointerSortingResult(double[] Losses, long[] TestLengths, d
 /// <summary>
 /// The pointer-network task of Vinyals et al., 2015 (arXiv 1506.03134), section 4, at toy scale: sort N numbers drawn
 /// uniformly from [0, 1). The target at step i points at the i-th smallest input; training uses teacher forcing, the
-/// test greedy decoding, also at lengths never trained on (the output dictionary is the input).
+/// test greedy decoding, also at lengths never trained on (the output dictionary is the input). By default the
+/// positions already pointed at are masked (<see cref="PointerNetwork.LogProbabilities"/>, step 4).
 /// </summary>
 public static class PointerSorting
 {
     /// <summary>Trains a <see cref="PointerNetwork"/> on length <paramref name="trainLength"/>, then tests on <paramref name="testLengths"/>.</summary>
-    public static PointerSortingResult Run(int trainLength = 8, long[]? testLengths = null, int steps = 400, int batch = 128, int hidden = 32, int seed = 0, Device? device = null)
+    public static PointerSortingResult Run(int trainLength = 8, long[]? testLengths = null, int steps = 400, int batch = 128, int hidden = 32, bool maskChosen = true, int seed = 0, Device? device = null)
     {
         Check.Positive(trainLength, nameof(trainLength));
         Check.Positive(steps, nameof(steps));
@@ -39,7 +40,7 @@ public static class PointerSorting
             using var scope = torch.NewDisposeScope();
             var (x, order) = Batch(batch, trainLength, dev);
             var previous = torch.cat([torch.full(batch, 1, -1L, ScalarType.Int64, dev), order[.., ..^1]], 1); // (B, N): teacher forcing
-            var logp = net.LogProbabilities(x, previous);                                   // (B, N, N)
+            var logp = net.LogProbabilities(x, previous, maskChosen);                       // (B, N, N)
             var loss = nn.functional.nll_loss(logp.reshape(-1, trainLength), order.reshape(-1));
             opt.zero_grad();
             loss.backward();
@@ -52,7 +53,7 @@ public static class PointerSorting
         {
             using var scope = torch.NewDisposeScope();
             var (x, order) = Batch(512, testLengths[i], dev);
-            var decoded = net.Decode(x, testLengths[i]);
+            var decoded = net.Decode(x, testLengths[i], maskChosen);
             var right = decoded.eq(order);
             pos[i] = right.to(ScalarType.Float32).mean().item<float>();
             seq[i] = right.all(1).to(ScalarType.Float32).mean().item<float>();
@@ -62,9 +63,9 @@ public static class PointerSorting
         using (torch.no_grad())
         {
             var (x, _) = Batch(1, trainLength, dev);
-            var decoded = net.Decode(x, trainLength);
+            var decoded = net.Decode(x, trainLength, maskChosen);
             var previous = torch.cat([torch.full(1, 1, -1L, ScalarType.Int64, dev), decoded[.., ..^1]], 1);
-            var p = net.LogProbabilities(x, previous).exp()[0].cpu();                        // (N, N)
+            var p = net.LogProbabilities(x, previous, maskChosen).exp()[0].cpu();                        // (N, N)
             var flat = p.data<float>().ToArray();
             var grid = new float[trainLength, trainLength];
             for (int r = 0; r < trainLength; r++) for (int c = 0; c < trainLength; c++) grid[r, c] = flat[r * trainLength + c];
