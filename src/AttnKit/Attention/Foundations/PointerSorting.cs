@@ -23,11 +23,12 @@ public sealed record PointerSortingResult(double[] Losses, long[] TestLengths, d
 public static class PointerSorting
 {
     /// <summary>Trains a <see cref="PointerNetwork"/> on length <paramref name="trainLength"/>, then tests on <paramref name="testLengths"/>.</summary>
-    public static PointerSortingResult Run(int trainLength = 8, long[]? testLengths = null, int steps = 400, int batch = 128, int hidden = 32, bool maskChosen = true, int seed = 0, Device? device = null)
+    public static PointerSortingResult Run(int trainLength = 8, long[]? testLengths = null, int steps = 400, int batch = 128, int hidden = 32, bool maskChosen = true, int testBatch = 256, int seed = 0, Device? device = null)
     {
         Check.Positive(trainLength, nameof(trainLength));
         Check.Positive(steps, nameof(steps));
         Check.Positive(batch, nameof(batch));
+        Check.Positive(testBatch, nameof(testBatch));
         testLengths ??= [trainLength, 2L * trainLength];
         foreach (var n in testLengths) Check.Positive(n, nameof(testLengths));
         var dev = device ?? Kit.Device;
@@ -52,7 +53,7 @@ public static class PointerSorting
         for (int i = 0; i < testLengths.Length; i++)
         {
             using var scope = torch.NewDisposeScope();
-            var (x, order) = Batch(512, testLengths[i], dev);
+            var (x, order) = Batch(testBatch, testLengths[i], dev);
             var decoded = net.Decode(x, testLengths[i], maskChosen);
             var right = decoded.eq(order);
             pos[i] = right.to(ScalarType.Float32).mean().item<float>();

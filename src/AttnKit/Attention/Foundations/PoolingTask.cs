@@ -59,7 +59,7 @@ public static class PoolingTask
         var accuracy = new double[Methods.Length];
         var weights = new float[]?[Methods.Length];
         using var testGen = new Generator((ulong)seed + 7);
-        var (testX, testY, testPos) = Batch(512, tokens, classVectors, marker, testGen);
+        var (testX, testY, testPos) = Batch(256, tokens, classVectors, marker, testGen);
         for (int m = 0; m < Methods.Length; m++)
         {
             torch.manual_seed(seed + m);
