@@ -59,6 +59,7 @@ public static class ScaledDotProductAttention
         var p = e / torch.where(z.gt(0), z, torch.ones_like(z));                       // 5.
         var lse = (z.log() + m).squeeze(-1);                                           // 6. (B, H, Nq); log 0 = −∞
         var o = torch.matmul(p, vf).to(q.dtype);                                       // 7. (B, H, Nq, Dv)
+        TensorMemory.Sample();                                                         // every intermediate is alive here: the peak, when measured
 
         return new AttentionResult(o, options.ReturnWeights ? p : null, options.ReturnLogSumExp ? lse : null).MoveToOuterDisposeScope();
     }

@@ -1,0 +1,76 @@
+using AttnKit.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnKit.Attention.Blockwise;
+
+/// <summary>
+/// The log-sum-exp merge of partial attentions. Rabe &amp; Staats, "Self-attention Does Not Need O(n²) Memory", 2021
+/// (arXiv 2112.05682), §2; Milakov &amp; Gimelshein, "Online normalizer calculation for softmax", 2018 (arXiv 1805.02867).
+/// If o_a, ℓ_a is attention over key set A (output normalized over A, ℓ_a = log Σ_{j∈A} exp s_j) and o_b, ℓ_b over
+/// a disjoint set B, then attention over A ∪ B is a weighted mean of the two, weighted by each part's share of the
+/// total exp-mass. Ring attention, tree attention, split-KV decoding and offloading all compute parts apart and
+/// merge them with this one operation. It is associative and commutative, and exact up to rounding:
+/// 1. m = max(ℓ_a, ℓ_b) (0 where both are −∞, so nothing becomes NaN);
+/// 2. w_a = exp(ℓ_a − m), w_b = exp(ℓ_b − m), both ≤ 1, so nothing overflows;
+/// 3. ℓ = m + log(w_a + w_b) (−∞ when both parts are empty);
+/// 4. o = (w_a·o_a + w_b·o_b) / (w_a + w_b) (zeros when both parts are empty).
+/// </summary>
+public static class LogSumExpMerge
+{
+    /// <summary>Attention over the union of two disjoint key sets (steps 1–4).</summary>
+    public static PartialAttention Merge(PartialAttention a, PartialAttention b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        CheckPair(a, nameof(a), b, nameof(b));
+        using var scope = torch.NewDisposeScope();
+        var (la, lb) = (a.LogSumExp.unsqueeze(-1), b.LogSumExp.unsqueeze(-1));         // (B, H, Nq, 1)
+        var m = torch.maximum(la, lb);                                                  // 1.
+        m = torch.where(m.isfinite(), m, torch.zeros_like(m));
+        var wa = (la - m).exp();                                                        // 2. exp(−∞) = 0
+        var wb = (lb - m).exp();
+        var w = wa + wb;
+        var lse = (m + w.log()).squeeze(-1);                                            // 3. (B, H, Nq)
+        var safe = torch.where(w.gt(0), w, torch.ones_like(w));
+        var o = (wa * a.Output + wb * b.Output) / safe;                                 // 4. (B, H, Nq, Dv)
+        return new PartialAttention(o, lse).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Merges many parts at once (what a tree or split-KV reduction computes): ℓ = logsumexp_i ℓ_i,
+    /// o = Σ_i exp(ℓ_i − ℓ)·o_i. Equal to folding <see cref="Merge"/> over the parts in any order.
+    /// </summary>
+    public static PartialAttention MergeAll(IReadOnlyList<PartialAttention> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0) throw new ArgumentException($"{nameof(parts)}: expected at least one partial attention, got none", nameof(parts));
+        for (int i = 0; i < parts.Count; i++)
+        {
+            if (parts[i] is null) throw new ArgumentException($"{nameof(parts)}[{i}]: expected a partial attention, got null", nameof(parts));
+            CheckPair(parts[0], $"{nameof(parts)}[0]", parts[i], $"{nameof(parts)}[{i}]");
+        }
+        using var scope = torch.NewDisposeScope();
+        var l = torch.stack(parts.Select(p => p.LogSumExp).ToArray(), 0);               // (P, B, H, Nq)
+        var o = torch.stack(parts.Select(p => p.Output).ToArray(), 0);                  // (P, B, H, Nq, Dv)
+        var m = l.amax([0], keepdim: true);                                             // 1. (1, B, H, Nq)
+        m = torch.where(m.isfinite(), m, torch.zeros_like(m));
+        var w = (l - m).exp();                                                          // 2. (P, B, H, Nq)
+        var total = w.sum(0, keepdim: true);
+        var lse = (m + total.log()).squeeze(0);                                         // 3. (B, H, Nq)
+        var share = w / torch.where(total.gt(0), total, torch.ones_like(total));
+        var output = (share.unsqueeze(-1) * o).sum(0, keepdim: false);                                  // 4. (B, H, Nq, Dv)
+        return new PartialAttention(output, lse).MoveToOuterDisposeScope();
+    }
+
+    private static void CheckPair(PartialAttention a, string aName, PartialAttention b, string bName)
+    {
+        Check.NotNull(a.Output, aName + ".Output");
+        Check.NotNull(b.Output, bName + ".Output");
+        Check.SameDevice(a.Output, aName + ".Output", b.Output, bName + ".Output");
+        Check.SameDType(a.Output, aName + ".Output", b.Output, bName + ".Output");
+        long[] sa = a.Output.shape, sb = b.Output.shape;
+        if (!sa.SequenceEqual(sb))
+            throw new ArgumentException($"{bName}: expected an output of shape ({string.Join(", ", sa)}) like {aName}, got ({string.Join(", ", sb)})", bName);
+    }
+}
