@@ -11,7 +11,12 @@ namespace AttnKit.Exercises;
 public static class BuiltInExercises
 {
     /// <summary>Every built-in exercise.</summary>
-    public static IEnumerable<ExerciseDefinition> All() => [CausalMask(), SoftmaxWeights(), Attention(), .. FoundationsExercises.All()];
+    public static IEnumerable<ExerciseDefinition> All() =>
+    [
+        CausalMask(), SoftmaxWeights(), Attention(),
+        .. FoundationsExercises.All(),
+        .. BlockwiseExercises.All(),
+    ];
 
     /// <summary>
     /// <c>masks.causal</c>: (queries, keys) → the boolean (queries, keys) causal mask, true where the query may attend.
