@@ -34,6 +34,24 @@ public sealed class ContextParallelWork
         return new ContextParallelWork(layout, causal, pairs);
     }
 
+    /// <summary>
+    /// For every (query, key) position pair, the ring step at which the shard holding the query computes it: step
+    /// (owner(query) − owner(key)) mod P; −1 where a causal mask forbids the pair. A picture of the ring, for small N.
+    /// </summary>
+    public static int[,] StepMap(SequenceLayout layout, bool causal)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        if (layout.Tokens > 4096) throw new ArgumentException($"{nameof(layout)}: the map has N² entries; expected N ≤ 4096, got {layout.Tokens}", nameof(layout));
+        int p = layout.Shards;
+        var owner = new int[layout.Tokens];
+        for (int s = 0; s < p; s++) foreach (var pos in layout.Positions(s)) owner[pos] = s;
+        var map = new int[layout.Tokens, layout.Tokens];
+        for (long q = 0; q < layout.Tokens; q++)
+            for (long k = 0; k < layout.Tokens; k++)
+                map[q, k] = causal && k > q ? -1 : ((owner[q] - owner[k]) % p + p) % p;
+        return map;
+    }
+
     /// <summary>Allowed pairs between queries at <paramref name="queries"/> and keys at <paramref name="keys"/> (both increasing): all, or causal (query ≥ key).</summary>
     public static long PairCount(long[] queries, long[] keys, bool causal)
     {
@@ -41,11 +59,10 @@ public sealed class ContextParallelWork
         ArgumentNullException.ThrowIfNull(keys);
         if (!causal) return (long)queries.Length * keys.Length;
         long count = 0;
+        int i = 0;                                                          // both increasing: one merge-like sweep
         foreach (var k in keys)
         {
-            int i = Array.BinarySearch(queries, k);
-            if (i < 0) i = ~i;
-            else while (i > 0 && queries[i - 1] == k) i--;
+            while (i < queries.Length && queries[i] < k) i++;
             count += queries.Length - i;                                    // queries at or after the key
         }
         return count;

@@ -132,6 +132,8 @@ public class SequenceLayoutTests
         Assert.Equal(new long[,] { { 3, 2 }, { 3, 2 } }, zigzag.Pairs);
         Assert.Equal(1.0, zigzag.Efficiency, 12);
         Assert.Equal(16, ContextParallelWork.Ring(new StripedLayout(4, 2), causal: false).Total);
+        // the step map of the contiguous causal ring: own blocks at step 0, shard 1's queries see shard 0's keys at step 1
+        Assert.Equal(new int[,] { { 0, -1, -1, -1 }, { 0, 0, -1, -1 }, { 1, 1, 0, -1 }, { 1, 1, 0, 0 } }, ContextParallelWork.StepMap(new ContiguousLayout(4, 2), causal: true));
     }
 
     [Fact]
