@@ -37,6 +37,28 @@ public sealed class DynamicCache : LayerCache
     }
 
     /// <inheritdoc/>
+    public override void Crop(long length)
+    {
+        CheckCrop(length);
+        if (keys is null) return;
+        if (length == 0) { Reset(); return; }
+        var (k, v) = (keys.narrow(2, 0, length), values!.narrow(2, 0, length));   // views: the next append copies anyway
+        keys.Dispose(); values.Dispose();
+        (keys, values) = (k, v);
+        Seen = length;
+    }
+
+    /// <inheritdoc/>
+    public override void Reorder(Tensor batchIndex)
+    {
+        if (keys is null) return;
+        CheckReorder(batchIndex, keys.shape[0], keys.device);
+        var (k, v) = (keys.index_select(0, batchIndex), values!.index_select(0, batchIndex));
+        keys.Dispose(); values.Dispose();
+        (keys, values) = (k, v);
+    }
+
+    /// <inheritdoc/>
     public override void Reset()
     {
         keys?.Dispose();

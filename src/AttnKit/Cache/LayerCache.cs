@@ -19,8 +19,10 @@ public sealed record CacheUpdate(Tensor Keys, Tensor Values, Tensor? Queries, Te
 /// <param name="Valid">(B, Hkv, L) bool, false for padding slots of rows that hold fewer tokens; null when every slot is valid.</param>
 /// <param name="RotaryKeyPositions">For caches of raw keys: the positions to rotate the held keys at (the original ones, or slot indices for caches that re-position like StreamingLLM); null: <paramref name="KeyPositions"/>.</param>
 /// <param name="RotaryQueryPositions">For caches of raw keys that re-position: the positions to rotate the new queries at; null: their own.</param>
+/// <param name="Window">For window caches: a query at position p reads only keys at positions above p − Window (and the first <paramref name="Sinks"/> positions); null: no window.</param>
+/// <param name="Sinks">With <paramref name="Window"/>: the first positions every query reads (StreamingLLM's attention sinks).</param>
 public sealed record CacheView(Tensor Keys, Tensor Values, Tensor? KeyPositions = null, Tensor? Valid = null,
-    Tensor? RotaryKeyPositions = null, Tensor? RotaryQueryPositions = null);
+    Tensor? RotaryKeyPositions = null, Tensor? RotaryQueryPositions = null, long? Window = null, long Sinks = 0);
 
 /// <summary>
 /// The keys and values one attention layer keeps between forward calls, as a Hugging Face transformers cache layer:
@@ -47,6 +49,42 @@ public abstract class LayerCache : IDisposable
 
     /// <summary>Bytes of the key/value storage this cache holds now (allocated, not just used).</summary>
     public abstract long StorageBytes { get; }
+
+    /// <summary>
+    /// Drops every token at position <paramref name="length"/> or later, so that the next token has that position
+    /// (assisted and speculative decoding roll back rejected tokens this way). Forms that cannot say so throw
+    /// <see cref="NotSupportedException"/>.
+    /// </summary>
+    public virtual void Crop(long length) => throw new NotSupportedException($"{GetType().Name} cannot crop");
+
+    /// <summary>
+    /// Reorders the batch rows for beam search: row i becomes the old row <paramref name="batchIndex"/>[i]
+    /// ((B′) int64; B′ may differ from B). Forms that cannot say so throw <see cref="NotSupportedException"/>.
+    /// </summary>
+    public virtual void Reorder(Tensor batchIndex) => throw new NotSupportedException($"{GetType().Name} cannot reorder");
+
+    /// <summary>Checks <paramref name="length"/> for <see cref="Crop"/>: 0 … <see cref="Seen"/>.</summary>
+    protected void CheckCrop(long length)
+    {
+        if (length < 0 || length > Seen)
+            throw new ArgumentException($"{nameof(length)}: expected 0 … {Seen} (the tokens seen), got {length}", nameof(length));
+    }
+
+    /// <summary>Checks a beam index for <see cref="Reorder"/>: (B′) int64 on <paramref name="device"/>, each in 0 … <paramref name="batch"/> − 1.</summary>
+    protected static void CheckReorder(Tensor batchIndex, long batch, Device device)
+    {
+        Core.Check.NotNull(batchIndex, nameof(batchIndex));
+        Core.Check.Rank(batchIndex, 1, nameof(batchIndex), "(B')");
+        if (batchIndex.dtype != ScalarType.Int64)
+            throw new ArgumentException($"{nameof(batchIndex)}: expected int64 row indices, got {batchIndex.dtype}", nameof(batchIndex));
+        if (batchIndex.device_type != device.type)
+            throw new ArgumentException($"{nameof(batchIndex)}: expected a tensor on {device} like the cache, got one on {batchIndex.device}", nameof(batchIndex));
+        if (batchIndex.shape[0] == 0) throw new ArgumentException($"{nameof(batchIndex)}: expected at least one row", nameof(batchIndex));
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        long lo = batchIndex.min().item<long>(), hi = batchIndex.max().item<long>();
+        if (lo < 0 || hi >= batch)
+            throw new ArgumentException($"{nameof(batchIndex)}: rows must be in 0 … {batch - 1}, got values from {lo} to {hi}", nameof(batchIndex));
+    }
 
     /// <summary>Frees the storage.</summary>
     public void Dispose()
@@ -88,6 +126,18 @@ public sealed class ModelCache : IDisposable
 
     /// <summary>Storage bytes over all layers.</summary>
     public long StorageBytes => layers.Sum(l => l.StorageBytes);
+
+    /// <summary>Crops every layer to <paramref name="length"/> tokens (<see cref="LayerCache.Crop"/>).</summary>
+    public void Crop(long length)
+    {
+        foreach (var l in layers) l.Crop(length);
+    }
+
+    /// <summary>Reorders every layer's batch rows (<see cref="LayerCache.Reorder"/>), for beam search.</summary>
+    public void Reorder(Tensor batchIndex)
+    {
+        foreach (var l in layers) l.Reorder(batchIndex);
+    }
 
     /// <summary>Drops every token of every layer.</summary>
     public void Reset()

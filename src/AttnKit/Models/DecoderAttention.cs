@@ -56,27 +56,30 @@ public abstract class DecoderAttention : nn.Module
         var rope = step.Rope;
         var cache = step.Cache;
         bool rotateAfterRead = cache is not null && !cache.StoresRotatedKeys;
+        var rawQ = q;
         if (rope is not null)
         {
             q = rope.Apply(q, step.Positions);                                             // 1.
             if (!rotateAfterRead) k = rope.Apply(k, step.Positions);
         }
         Tensor? keyPositions = null, valid = null;
+        long? window = null;
+        long sinks = 0;
         if (cache is not null)
         {
-            var view = cache.Update(new CacheUpdate(k, v, q, step.Positions));             // 2.
-            (k, v, keyPositions, valid) = (view.Keys, view.Values, view.KeyPositions, view.Valid);
+            var view = cache.Update(new CacheUpdate(k, v, rotateAfterRead ? rawQ : q, step.Positions)); // 2. queries as the keys are stored
+            (k, v, keyPositions, valid, window, sinks) = (view.Keys, view.Values, view.KeyPositions, view.Valid, view.Window, view.Sinks);
             if (rotateAfterRead && rope is not null)
             {
                 var kp = view.RotaryKeyPositions ?? keyPositions ?? torch.arange(k.shape[2], ScalarType.Int64, k.device);
                 k = rope.Apply(k, kp);
                 if (view.RotaryQueryPositions is not null)
-                    q = rope.Apply(q, view.RotaryQueryPositions);   // re-positioned query: its raw form is not kept, so rotate again from raw
+                    q = rope.Apply(rawQ, view.RotaryQueryPositions);   // re-positioned query: rotate the raw one at its position in the cache
             }
         }
         var options = new AttentionOptions { Scale = scale, ReturnWeights = step.RecordWeights };
         long n = q.shape[2], l = k.shape[2];
-        if (keyPositions is null && valid is null)
+        if (keyPositions is null && valid is null && window is null)
         {
             options = options with { Mask = step.Mask ?? Masks.Causal };                 // 3. queries are the last L − N … L − 1
         }
@@ -89,6 +92,14 @@ public abstract class DecoderAttention : nn.Module
             Tensor allowed = kpos.dim() == 1
                 ? kpos.unsqueeze(0).le(step.Positions.unsqueeze(1)).view(1, 1, n, l)       // (1, 1, N, L)
                 : kpos.unsqueeze(2).le(step.Positions.view(1, 1, n, 1));                   // (B, Hkv, N, L)
+            if (window is long w)                                                          //    window caches: only the last w positions and the sinks
+            {
+                var near = kpos.dim() == 1
+                    ? (step.Positions.unsqueeze(1) - kpos.unsqueeze(0)).lt(w).view(1, 1, n, l)      // (1, 1, N, L)
+                    : (step.Positions.view(1, 1, n, 1) - kpos.unsqueeze(2)).lt(w);                  // (B, Hkv, N, L)
+                var sink = kpos.dim() == 1 ? kpos.lt(sinks).view(1, 1, 1, l) : kpos.lt(sinks).unsqueeze(2);
+                allowed = allowed.logical_and(near.logical_or(sink));
+            }
             if (valid is not null) allowed = allowed.logical_and(valid.unsqueeze(2));     // (B, Hkv, N, L)
             if (allowed.shape[1] != 1 && groups != 1) allowed = allowed.repeat_interleave(groups, dim: 1); // (B, Hq, N, L)
             options = options with { MaskTensor = allowed };
