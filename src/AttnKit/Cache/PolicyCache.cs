@@ -75,7 +75,7 @@ public sealed class PolicyCache : LayerCache
         }
         Seen += n;
         if (step == 0) prefillLength = n;
-        var context = new PolicyContext(keys!, values!, positions!, valid, update.Queries, update.Positions, Seen, prefillLength, step, state);
+        using var context = new PolicyContext(keys!, values!, positions!, valid, update.Queries, update.Positions, Seen, prefillLength, step, state);
         Scorer.Observe(context);                                                                               // 2.
         var view = new CacheView(keys!.alias().MoveToOuterDisposeScope(), values!.alias().MoveToOuterDisposeScope(),  // 3.
             positions!.alias().MoveToOuterDisposeScope(), valid?.alias().MoveToOuterDisposeScope());

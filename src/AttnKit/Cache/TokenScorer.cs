@@ -29,7 +29,7 @@ public abstract class TokenScorer
 }
 
 /// <summary>What a scorer sees at one update: the held tokens (new ones included), the new queries, the attention weights, and its per-slot state.</summary>
-public sealed class PolicyContext
+public sealed class PolicyContext : IDisposable
 {
     private readonly Dictionary<string, (Tensor Value, double Fill)> state;
     private Tensor? weights, kvWeights;
@@ -70,10 +70,18 @@ public sealed class PolicyContext
     /// softmax(q·kᵀ/√D) of the new queries over the held tokens (B, Hq, n, L) float32, causal over the original
     /// positions, invalid slots excluded: what attention computed at this update (a layer with the default scale).
     /// </summary>
-    public Tensor Weights => weights ??= ComputeWeights();
+    public Tensor Weights => weights ??= ComputeWeights().DetachFromDisposeScope();   // kept for the whole update, whatever scope asks first
 
     /// <summary><see cref="Weights"/> averaged over the query heads of each KV head's group: (B, Hkv, n, L).</summary>
-    public Tensor KvWeights => kvWeights ??= GroupMean(Weights);
+    public Tensor KvWeights => kvWeights ??= GroupMean(Weights).alias().DetachFromDisposeScope();
+
+    /// <summary>Frees the weights computed for this update.</summary>
+    public void Dispose()
+    {
+        weights?.Dispose();
+        kvWeights?.Dispose();
+        weights = kvWeights = null;
+    }
 
     /// <summary>Averages (B, Hq, …) over each KV head's group of query heads: (B, Hkv, …).</summary>
     public Tensor GroupMean(Tensor perQueryHead)
