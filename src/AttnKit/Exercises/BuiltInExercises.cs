@@ -16,6 +16,7 @@ public static class BuiltInExercises
         CausalMask(), SoftmaxWeights(), Attention(),
         .. FoundationsExercises.All(),
         .. BlockwiseExercises.All(),
+        .. CacheExercises.All(),
     ];
 
     /// <summary>
