@@ -42,7 +42,7 @@ public sealed class DynamicCache : LayerCache
         CheckCrop(length);
         if (keys is null) return;
         if (length == 0) { Reset(); return; }
-        var (k, v) = (keys.narrow(2, 0, length), values!.narrow(2, 0, length));   // views: the next append copies anyway
+        var (k, v) = (keys.narrow(2, 0, length).DetachFromDisposeScope(), values!.narrow(2, 0, length).DetachFromDisposeScope());   // views: the next append copies anyway
         keys.Dispose(); values.Dispose();
         (keys, values) = (k, v);
         Seen = length;
@@ -53,7 +53,7 @@ public sealed class DynamicCache : LayerCache
     {
         if (keys is null) return;
         CheckReorder(batchIndex, keys.shape[0], keys.device);
-        var (k, v) = (keys.index_select(0, batchIndex), values!.index_select(0, batchIndex));
+        var (k, v) = (keys.index_select(0, batchIndex).DetachFromDisposeScope(), values!.index_select(0, batchIndex).DetachFromDisposeScope());
         keys.Dispose(); values.Dispose();
         (keys, values) = (k, v);
     }

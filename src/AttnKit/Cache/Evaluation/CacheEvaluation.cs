@@ -11,7 +11,9 @@ namespace AttnKit.Cache.Evaluation;
 /// <param name="Accuracy">Fraction of answers recalled (greedy, teacher-forced queries).</param>
 /// <param name="Loss">Mean cross-entropy of the decoded tokens (nats).</param>
 /// <param name="BytesPerToken">Cache bytes at the end over tokens seen, measured from the cache's storage.</param>
-public sealed record CacheScore(string Cache, double Budget, double Accuracy, double Loss, double BytesPerToken);
+/// <param name="Agreement">Fraction of decoded positions whose greedy prediction equals the full cache's (1 for the full cache).</param>
+/// <param name="OutputError">‖logits − the full cache's logits‖ / ‖the full cache's logits‖ over the decoded positions (0 for the full cache).</param>
+public sealed record CacheScore(string Cache, double Budget, double Accuracy, double Loss, double BytesPerToken, double Agreement = 1, double OutputError = 0);
 
 /// <summary>
 /// Measures what a cache keeps, on a model and a task:
@@ -24,6 +26,22 @@ public static class CacheEvaluation
 {
     /// <summary>Scores <paramref name="cache"/> (null: the growing cache) on <paramref name="batch"/>.</summary>
     public static CacheScore Score(TinyLm model, CacheTaskBatch batch, Func<int, LayerCache>? cache, string name = "full", double budget = 1)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (score, _) = Run(model, batch, cache, name, budget, null);
+        return score;
+    }
+
+    /// <summary>Scores <paramref name="cache"/> and its agreement with the full cache's greedy predictions (3.).</summary>
+    public static CacheScore ScoreAgainstFull(TinyLm model, CacheTaskBatch batch, Func<int, LayerCache> cache, string name, double budget)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (_, full) = Run(model, batch, null, "full", 1, null);
+        var (score, _) = Run(model, batch, cache, name, budget, full);
+        return score;
+    }
+
+    private static (CacheScore Score, Tensor Logits) Run(TinyLm model, CacheTaskBatch batch, Func<int, LayerCache>? cache, string name, double budget, Tensor? reference)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(batch);
@@ -46,7 +64,9 @@ public static class CacheEvaluation
         double acc = correct.sum().item<long>() / (double)Math.Max(1, ans.sum().item<long>());
         double loss = torch.nn.functional.cross_entropy(l.reshape(-1, l.shape[2]), target.reshape(-1)).item<float>();
         double bytes = mc.StorageBytes / (double)(mc.Seen * batch.Tokens.shape[0]);                                   // 4. per token of one sequence
-        return new CacheScore(name, budget, acc, loss, bytes);
+        double agree = reference is null ? 1 : l.argmax(-1).eq(reference.argmax(-1)).to(ScalarType.Float32).mean().item<float>();
+        double error = reference is null ? 0 : ((l - reference).pow(2).sum() / reference.pow(2).sum()).sqrt().item<float>();
+        return (new CacheScore(name, budget, acc, loss, bytes, agree, error), l.MoveToOuterDisposeScope());
     }
 
     /// <summary>Scores every (cache, budget) pair: <paramref name="caches"/> maps a name and a budget fraction to a factory.</summary>
@@ -56,7 +76,7 @@ public static class CacheEvaluation
         ArgumentNullException.ThrowIfNull(budgets);
         var rows = new List<CacheScore>();
         foreach (var (name, make) in caches)
-            foreach (var b in budgets) rows.Add(Score(model, batch, make(b), name, b));
+            foreach (var b in budgets) rows.Add(ScoreAgainstFull(model, batch, make(b), name, b));
         return rows;
     }
 
