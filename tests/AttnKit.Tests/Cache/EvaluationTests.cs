@@ -35,6 +35,12 @@ public class EvaluationTests
             }
         }
         Assert.Throws<ArgumentException>(() => new RecallTask(20, 1, keys: 10));
+        var mixture = new CacheTaskMixture(RecallTask.Mqar(5, 3), RecallTask.Passkey(12));
+        var gen = new Generator(5);
+        var withFiller = Enumerable.Range(0, 16).Select(_ => mixture.Sample(2, gen, T.Dev).Tokens.eq(32).any().item<bool>()).ToArray();
+        Assert.Contains(true, withFiller);                                                // passkey batches (filler token 32)
+        Assert.Contains(false, withFiller);                                               // and MQAR batches
+        Assert.Throws<ArgumentException>(() => new CacheTaskMixture());
     }
 
     [Fact]

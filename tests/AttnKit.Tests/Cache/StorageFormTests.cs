@@ -213,3 +213,33 @@ public class StorageFormTests
         _ => throw new ArgumentException(form),
     };
 }
+
+public class CacheBadInputTests
+{
+    [Fact]
+    public void Bad_arguments_are_refused_with_what_was_expected()
+    {
+        using var scope = torch.NewDisposeScope();
+        Assert.Throws<ArgumentException>(() => new SlidingWindowCache(0));
+        Assert.Throws<ArgumentException>(() => new SlidingWindowCache(4, -1));
+        Assert.Throws<ArgumentException>(() => new PagePool(0, 4, 2, 8));
+        using var pool = new PagePool(2, 4, 2, 8, device: T.Dev);
+        using var paged = new PagedCache(pool);
+        var wrongHeads = T.Randn(1, 3, 1, 8);
+        var e = Assert.Throws<ArgumentException>(() => paged.Update(new CacheUpdate(wrongHeads, wrongHeads, null, torch.zeros(1, ScalarType.Int64, T.Dev))));
+        Assert.Contains("heads Hkv like the page pool", e.Message);
+        var k = T.Randn(1, 2, 9, 8);
+        Assert.Throws<InvalidOperationException>(() => paged.Update(new CacheUpdate(k, k, null, torch.arange(9L, device: T.Dev))));   // 9 tokens need 3 pages of 4
+        Assert.Throws<ArgumentException>(() => paged.Fork(row: 1));
+        using var dynamic = new DynamicCache();
+        var k2 = T.Randn(1, 2, 2, 8);
+        dynamic.Update(new CacheUpdate(k2, k2, null, torch.arange(2L, device: T.Dev)));
+        Assert.Throws<ArgumentException>(() => dynamic.Crop(3));
+        Assert.Throws<ArgumentException>(() => dynamic.Reorder(torch.tensor(new[] { 0.5f }, device: T.Dev)));
+        Assert.Throws<NotSupportedException>(() => new SlidingWindowCache(2).Crop(0));
+        Assert.Throws<ArgumentException>(() => new CacheBudget { Tokens = 4, HeadTokens = [4, 0] }.Validate());
+        Assert.Throws<ArgumentException>(() => CacheBudget.Fraction(1.5, 10));
+        Assert.Throws<ArgumentException>(() => new AttnKit.Cache.Quantization.ZipVlCache(tau: 0));
+        Assert.Throws<ArgumentException>(() => new AttnKit.Cache.Policies.SnapKv(kernel: 4));
+    }
+}

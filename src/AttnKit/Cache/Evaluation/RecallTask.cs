@@ -96,3 +96,31 @@ public sealed class RecallTask : ICacheTask
         return new CacheTaskBatch(tokens.to(device).MoveToOuterDisposeScope(), answers.to(device).MoveToOuterDisposeScope(), ctx);
     }
 }
+
+/// <summary>Several tasks trained together: each batch comes from one of them, drawn uniformly.</summary>
+public sealed class CacheTaskMixture : ICacheTask
+{
+    private readonly ICacheTask[] tasks;
+
+    /// <summary>A mixture of <paramref name="tasks"/> (at least one).</summary>
+    public CacheTaskMixture(params ICacheTask[] tasks)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        if (tasks.Length == 0) throw new ArgumentException($"{nameof(tasks)}: expected at least one task", nameof(tasks));
+        this.tasks = tasks;
+    }
+
+    /// <inheritdoc/>
+    public string Name => string.Join("+", tasks.Select(t => t.Name));
+
+    /// <inheritdoc/>
+    public int VocabSize => tasks.Max(t => t.VocabSize);
+
+    /// <inheritdoc/>
+    public CacheTaskBatch Sample(int batch, Generator generator, Device device)
+    {
+        int pick;
+        using (var draw = torch.randint(0, tasks.Length, [1], generator: generator)) pick = (int)draw.item<long>();
+        return tasks[pick].Sample(batch, generator, device);
+    }
+}
