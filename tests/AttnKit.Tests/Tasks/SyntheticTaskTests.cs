@@ -14,7 +14,7 @@ public class SyntheticTaskTests
         "passkey" => new PasskeyRetrieval(sequenceLength: 48, depth: null, digits: 4, vocabSize: 20),
         "passkey-depth" => new PasskeyRetrieval(sequenceLength: 48, depth: 0.5, digits: 4, vocabSize: 20),
         "copy" => new Copying(length: 10, vocabSize: 24),
-        "induction" => new InductionHeads(length: 12, vocabSize: 30),
+        "induction" => new InductionHeads(length: 6, sequenceLength: 30, vocabSize: 30),
         "dyck" => new DyckLanguage(types: 3, maxDepth: 4, sequenceLength: 24),
         _ => throw new ArgumentException(name),
     };
@@ -117,14 +117,40 @@ public class SyntheticTaskTests
         Assert.Equal(c[..6], c[7..]);
         Assert.Equal(Copying.Separator, c[6]);
         Assert.Equal(c[..6], copy.Targets[0].cpu().data<long>().ToArray()[6..12]);
-        using var ind = new InductionHeads(length: 8, vocabSize: 8).Sample(3, seed: 4, T.Dev);
-        var x = ind.Inputs[2].cpu().data<long>().ToArray();
+        using var fixedOffset = new InductionHeads(length: 8, sequenceLength: 16, vocabSize: 8).Sample(3, seed: 4, T.Dev);
+        var x = fixedOffset.Inputs[2].cpu().data<long>().ToArray();
         Assert.Equal(x[..8], x[8..]);
         Assert.Equal(8, x[..8].Distinct().Count());
-        var t = ind.Targets[2].cpu().data<long>().ToArray();
+        var t = fixedOffset.Targets[2].cpu().data<long>().ToArray();
         Assert.All(t[..8], v => Assert.Equal(SyntheticTasks.Ignore, v));
         Assert.Equal(x[9..], t[8..15]);
         Assert.Equal(SyntheticTasks.Ignore, t[15]);
+    }
+
+    [Fact]
+    public void Induction_segments_occur_twice_at_varying_places_among_other_tokens()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var batch = new InductionHeads(length: 5, sequenceLength: 24, vocabSize: 20).Sample(200, seed: 6, T.Dev);
+        var inputs = batch.Inputs.cpu().data<long>().ToArray();
+        var targets = batch.Targets.cpu().data<long>().ToArray();
+        var distances = new HashSet<int>();
+        for (int r = 0; r < 200; r++)
+        {
+            var row = inputs[(r * 24)..(r * 24 + 24)];
+            var scored = Enumerable.Range(0, 24).Where(i => targets[r * 24 + i] != SyntheticTasks.Ignore).ToArray();
+            Assert.Equal(4, scored.Length);
+            int b = scored[0];
+            var segment = row[b..(b + 5)];
+            var starts = Enumerable.Range(0, 20).Where(i => row[i..(i + 5)].SequenceEqual(segment)).ToArray();
+            Assert.Equal(2, starts.Length);                                                              // twice, nowhere else
+            Assert.Equal(b, starts[1]);
+            Assert.True(starts[1] - starts[0] >= 5);
+            distances.Add(starts[1] - starts[0]);
+            Assert.Equal(5, row.Count(segment.Contains) / 2);                                            // filler never uses a segment token
+            for (int j = 0; j < 4; j++) Assert.Equal(segment[j + 1], targets[r * 24 + b + j]);
+        }
+        Assert.True(distances.Count > 5, "the offset between the occurrences varies");
     }
 
     [Fact]
@@ -147,6 +173,24 @@ public class SyntheticTaskTests
     }
 
     [Fact]
+    public void A_mixture_splits_the_batch_into_equal_shares_of_its_tasks()
+    {
+        var copy = new Copying(length: 5, vocabSize: 14);
+        var induction = new InductionHeads(length: 5, sequenceLength: 11, vocabSize: 14);
+        var mix = new TaskMixture(copy, new PasskeyRetrieval(sequenceLength: 11, digits: 2, vocabSize: 14), induction);
+        using var scope = torch.NewDisposeScope();
+        using var batch = mix.Sample(7, seed: 2, T.Dev);
+        Assert.Equal([7L, 11], batch.Inputs.shape);
+        var rows = batch.Inputs.cpu().data<long>().ToArray();
+        Assert.Equal(Copying.Separator, rows[5]);                                                       // rows 0–1 copy
+        Assert.Equal(PasskeyRetrieval.Question, rows[2 * 11 + 11 - 3]);                                 // rows 2–3 passkey (shares 2, 2, 3)
+        var oracle = nn.functional.one_hot(batch.Targets.clamp_min(0), 14).to(ScalarType.Float32);
+        Assert.Equal(1.0, mix.Score(oracle, batch));
+        Assert.Contains("vocabulary", Assert.Throws<ArgumentException>(() => new TaskMixture(copy, new Copying(length: 5, vocabSize: 15))).Message);
+        Assert.Throws<ArgumentException>(() => new TaskMixture());
+    }
+
+    [Fact]
     public void Bad_parameters_and_calls_throw_argument_exceptions()
     {
         Assert.Throws<ArgumentException>(() => new MultiQueryAssociativeRecall(pairs: 0));
@@ -156,7 +200,8 @@ public class SyntheticTaskTests
         Assert.Contains("sequenceLength", Assert.Throws<ArgumentException>(() => new PasskeyRetrieval(sequenceLength: 8, digits: 5)).Message);
         Assert.Contains("vocabSize", Assert.Throws<ArgumentException>(() => new PasskeyRetrieval(vocabSize: 12)).Message);
         Assert.Throws<ArgumentException>(() => new Copying(length: 0));
-        Assert.Contains("vocabSize", Assert.Throws<ArgumentException>(() => new InductionHeads(length: 20, vocabSize: 10)).Message);
+        Assert.Contains("vocabSize", Assert.Throws<ArgumentException>(() => new InductionHeads(length: 10, sequenceLength: 24, vocabSize: 10)).Message);
+        Assert.Contains("sequenceLength", Assert.Throws<ArgumentException>(() => new InductionHeads(length: 10, sequenceLength: 19)).Message);
         Assert.Contains("even", Assert.Throws<ArgumentException>(() => new DyckLanguage(sequenceLength: 31)).Message);
         Assert.Throws<ArgumentException>(() => new DyckLanguage(types: 0));
         Assert.Throws<ArgumentException>(() => new InContextRegression(dim: 0));

@@ -70,8 +70,8 @@ public sealed class Trainer : IDisposable
         optimizer = torch.optim.AdamW([decay, plain], options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
     }
 
-    /// <summary>A trainer of <paramref name="model"/> on the token task <paramref name="task"/>.</summary>
-    public static Trainer ForTask(TinyLm model, ISyntheticTask task, TrainOptions options) => new(new LanguageModelObjective(model, task), options);
+    /// <summary>A trainer of <paramref name="model"/> on the token task <paramref name="task"/>, evaluated on <paramref name="evalTask"/> (default: the same).</summary>
+    public static Trainer ForTask(TinyLm model, ISyntheticTask task, TrainOptions options, ISyntheticTask? evalTask = null) => new(new LanguageModelObjective(model, task, evalTask), options);
 
     /// <summary>The options.</summary>
     public TrainOptions Options { get; }

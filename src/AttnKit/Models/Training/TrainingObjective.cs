@@ -40,24 +40,31 @@ public sealed class LanguageModelObjective : ITrainingObjective
 {
     private readonly TinyLm model;
 
-    /// <summary>Trains <paramref name="model"/> on <paramref name="task"/> (their vocabularies must match).</summary>
-    public LanguageModelObjective(TinyLm model, ISyntheticTask task)
+    /// <summary>
+    /// Trains <paramref name="model"/> on <paramref name="task"/> and evaluates it on <paramref name="evalTask"/> (default:
+    /// the same task; e.g. a mixture for training and one of its parts for the target). Vocabularies must match.
+    /// </summary>
+    public LanguageModelObjective(TinyLm model, ISyntheticTask task, ISyntheticTask? evalTask = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(task);
-        if (model.Config.VocabSize != task.VocabSize)
-            throw new ArgumentException($"{nameof(model)}: expected a vocabulary of {task.VocabSize} tokens like the task {task.Name}, got a model with {model.Config.VocabSize}", nameof(model));
-        (this.model, Task) = (model, task);
+        evalTask ??= task;
+        foreach (var t in new[] { task, evalTask })
+            if (model.Config.VocabSize != t.VocabSize)
+                throw new ArgumentException($"{nameof(model)}: expected a vocabulary of {t.VocabSize} tokens like the task {t.Name}, got a model with {model.Config.VocabSize}", nameof(model));
+        (this.model, Task, EvalTask) = (model, task, evalTask);
     }
 
-    /// <summary>The task.</summary>
+    /// <summary>The training task.</summary>
     public ISyntheticTask Task { get; }
+    /// <summary>The task of the held-out metric.</summary>
+    public ISyntheticTask EvalTask { get; }
     /// <inheritdoc/>
     public nn.Module Module => model;
     /// <inheritdoc/>
-    public string Name => Task.Name;
+    public string Name => ReferenceEquals(Task, EvalTask) ? Task.Name : $"{Task.Name} → {EvalTask.Name}";
     /// <inheritdoc/>
-    public string MetricName => Task.MetricName;
+    public string MetricName => EvalTask.MetricName;
     /// <inheritdoc/>
     public bool HigherIsBetter => true;
     /// <inheritdoc/>
@@ -92,8 +99,8 @@ public sealed class LanguageModelObjective : ITrainingObjective
         var lm = Training.As<TinyLm>(model, nameof(model));
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        using var data = Task.Sample(batch, generator, lm.Device);
-        return Task.Score(lm.Forward(data.Inputs), data);
+        using var data = EvalTask.Sample(batch, generator, lm.Device);
+        return EvalTask.Score(lm.Forward(data.Inputs), data);
     }
 }
 
