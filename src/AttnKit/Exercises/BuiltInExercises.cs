@@ -17,6 +17,7 @@ public static class BuiltInExercises
         .. FoundationsExercises.All(),
         .. BlockwiseExercises.All(),
         .. CacheExercises.All(),
+        .. TinyLmExercises.All(),
     ];
 
     /// <summary>
