@@ -15,7 +15,7 @@ namespace AttnNotebooks.Runner;
 
 /// <summary>One measured row of the bench.</summary>
 internal sealed record BenchRow(string Suite, string Case, string Path, string Device, BenchShape Shape, BenchTiming? Timing, double Tflops, double TokensPerS,
-    double PeakMb, string FlopsNote, string? Skipped, double? PyTorchMs = null)
+    double PeakMb, string FlopsNote, string? Skipped, double? PyTorchMs = null, double? SecondsToTarget = null, double? Accuracy = null)
 {
     public double? Ratio => Timing is not null && PyTorchMs is > 0 ? Timing.MedianMs / PyTorchMs : null;
 }
@@ -42,21 +42,24 @@ internal static class BenchCommand
         var decodeBatch = new Option<int?>("--decode-batch") { Description = "batch size of the decode suite (default 1)" };
         var cases = new Option<string?>("--cases") { Description = "only these rows (names, comma-separated)" };
         var repeats = new Option<int>("--repeats") { Description = "timed repeats per row (median reported)", DefaultValueFactory = _ => 10 };
+        var profile = new Option<string?>("--profile") { Description = "train suite: quick (CPU recipe) or full (GPU recipe); default by device" };
+        profile.AcceptOnlyFromAmong("quick", "full");
+        var budget = new Option<double?>("--budget") { Description = "train suite: seconds the training may run (default: the recipe's limit)" };
         var pytorch = new Option<string>("--pytorch") { Description = "auto (when python3 has torch), on, off", DefaultValueFactory = _ => "auto" };
         pytorch.AcceptOnlyFromAmong("auto", "on", "off");
         var output = new Option<string>("--out") { Description = "folder for bench.csv and bench.html", DefaultValueFactory = _ => Path.Combine("results", "bench") };
         var command = new Command("bench", "Time the registered attention families, caches and models; compare with PyTorch where it is installed.")
         {
-            suite, device, sizes, headDims, dtypes, batch, heads, kvHeads, decodeBatch, cases, repeats, pytorch, output,
+            suite, device, sizes, headDims, dtypes, batch, heads, kvHeads, decodeBatch, cases, repeats, profile, budget, pytorch, output,
         };
         command.SetAction(parse => Run(new Settings(parse.GetValue(suite)!, parse.GetValue(device), parse.GetValue(sizes), parse.GetValue(headDims), parse.GetValue(dtypes),
             parse.GetValue(batch), parse.GetValue(heads), parse.GetValue(kvHeads), parse.GetValue(decodeBatch), parse.GetValue(cases), parse.GetValue(repeats),
-            parse.GetValue(pytorch)!, parse.GetValue(output)!)));
+            parse.GetValue(pytorch)!, parse.GetValue(output)!, parse.GetValue(profile), parse.GetValue(budget))));
         return command;
     }
 
     internal sealed record Settings(string Suite, string? Device, string? Sizes, string? HeadDims, string? DTypes, int? Batch, int? Heads, int? KvHeads,
-        int? DecodeBatch, string? Cases, int Repeats, string PyTorch, string Out);
+        int? DecodeBatch, string? Cases, int Repeats, string PyTorch, string Out, string? Profile = null, double? Budget = null);
 
     public static int Run(Settings s)
     {
@@ -88,8 +91,9 @@ internal static class BenchCommand
             if (unknown.Count > 0) { console.WriteLine($"bench: unknown rows {string.Join(", ", unknown)}; rows: {string.Join(", ", selected.Select(c => c.Name))}"); return 2; }
             selected = selected.Where(c => wanted.Contains(c.Name)).ToList();
         }
-        if (s.Suite is "train" or "all" && !selected.Any(c => c.Suite == "train"))
-            console.WriteLine("bench: no train rows are registered yet (the tiny model's training rows come with it)");
+        if (s.Budget is double b && !(b > 0)) { console.WriteLine($"bench: --budget: expected a positive number of seconds, got {b}"); return 2; }
+        if (s.Suite == "all") console.WriteLine("bench: the train suite trains a model to a target (a minute or more); run it with --suite train");
+        var scenarios = s.Suite == "train" ? BenchRegistry.Scenarios().Where(c => c.Suite == "train").ToList() : [];
 
         var plan = (from c in selected
                     from t in types
@@ -112,6 +116,21 @@ internal static class BenchCommand
         }
         if (live) console.Status().Start("measuring", ctx => Measure(text => ctx.Status(Markup.Escape(text))));
         else Measure(_ => { });
+        foreach (var scenario in scenarios)
+        {
+            var trainProfile = s.Profile is null ? (cuda ? SizeProfile.Full : SizeProfile.Quick) : s.Profile == "full" ? SizeProfile.Full : SizeProfile.Quick;
+            console.WriteLine($"bench: {scenario.Name} ({trainProfile.ToString().ToLowerInvariant()} profile)");
+            IReadOnlyList<BenchScenarioRow> result = [];
+            void RunScenario(Action<string> log) => result = scenario.Run(new BenchScenarioContext(dev, trainProfile, log, s.Budget));
+            if (live) console.Status().Start(scenario.Name, ctx => RunScenario(text => ctx.Status(Markup.Escape(text))));
+            else RunScenario(console.WriteLine);
+            foreach (var r in result)
+            {
+                var timing = new BenchTiming(r.MsPerStep, r.MsPerStep, 1, 1);
+                rows.Add(new BenchRow(scenario.Suite, r.Case, r.Path, dev.ToString(), r.Shape, timing, 0, r.TokensPerSecond, 0, r.Note, null, null, r.SecondsToTarget, r.Metric));
+                console.WriteLine(Line(rows[^1]));
+            }
+        }
 
         if (s.PyTorch != "off") rows = AddPyTorch(rows, s, cuda ? "cuda" : "cpu", batch, heads, kv, decodeBatch, decodeNs, console, required: s.PyTorch == "on");
 
@@ -148,7 +167,7 @@ internal static class BenchCommand
     private static List<BenchRow> AddPyTorch(List<BenchRow> rows, Settings s, string device, long batch, long heads, long kv, long decodeBatch, long[] decodeNs, IAnsiConsole console, bool required)
     {
         var script = FindScript();
-        var names = rows.Where(r => r.Timing is not null).Select(r => BenchRegistry.All().First(c => c.Name == r.Case).PyTorchName).OfType<string>().Distinct().ToList();
+        var names = rows.Where(r => r.Timing is not null).Select(r => BenchRegistry.All().FirstOrDefault(c => c.Name == r.Case)?.PyTorchName).OfType<string>().Distinct().ToList();
         if (script is null || names.Count == 0)
         {
             if (required) console.WriteLine("bench: --pytorch on, but bench/pytorch/attention.py was not found");
@@ -157,7 +176,7 @@ internal static class BenchCommand
         var result = new List<BenchRow>(rows);
         foreach (var group in rows.Where(r => r.Timing is not null).GroupBy(r => r.Suite))
         {
-            var caseNames = group.Select(r => BenchRegistry.All().First(c => c.Name == r.Case).PyTorchName).OfType<string>().Distinct().ToList();
+            var caseNames = group.Select(r => BenchRegistry.All().FirstOrDefault(c => c.Name == r.Case)?.PyTorchName).OfType<string>().Distinct().ToList();
             if (caseNames.Count == 0) continue;
             var sizes = string.Join(",", group.Select(r => r.Shape.Tokens).Distinct());
             var args = new List<string> { script, "--device", device, "--sizes", sizes, "--head-dims", string.Join(",", group.Select(r => r.Shape.HeadDim).Distinct()),
@@ -180,7 +199,7 @@ internal static class BenchCommand
                 for (int i = 0; i < result.Count; i++)
                 {
                     var r = result[i];
-                    var py = BenchRegistry.All().First(c => c.Name == r.Case).PyTorchName;
+                    var py = BenchRegistry.All().FirstOrDefault(c => c.Name == r.Case)?.PyTorchName;
                     if (py == name && r.Shape.Tokens == o["tokens"]!.GetValue<long>() && r.Shape.HeadDim == o["head_dim"]!.GetValue<long>() && r.Shape.DTypeName == o["dtype"]!.GetValue<string>())
                         result[i] = r with { PyTorchMs = o["ms"]!.GetValue<double>() };
                 }
@@ -234,9 +253,12 @@ internal static class BenchCommand
 
     private static string Line(BenchRow r) => r.Timing is null
         ? $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: skipped ({r.Skipped})"
-        : $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: {F(r.Timing.MedianMs, "0.####")} ms, {F(r.Tflops, "0.##")} TFLOP/s";
+        : r.Suite == "train"
+            ? $"{r.Case} B={r.Shape.Batch} N={r.Shape.Tokens} {r.Shape.DTypeName}: {F(r.Timing.MedianMs, "0.###")} ms/step, {F(r.TokensPerS, "0")} tokens/s" +
+              (r.Accuracy is double a ? $", accuracy {F(a, "0.###")}" : "") + (r.SecondsToTarget is double t ? $", target in {F(t, "0.#")} s" : r.Case.EndsWith("train", StringComparison.Ordinal) ? ", target not reached" : "")
+            : $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: {F(r.Timing.MedianMs, "0.####")} ms, {F(r.Tflops, "0.##")} TFLOP/s";
 
-    internal static readonly string[] Columns = ["suite", "case", "path", "device", "dtype", "batch", "heads", "kv_heads", "tokens", "head_dim", "ms", "ms_min", "tflops", "tokens_per_s", "peak_mb", "pytorch_ms", "kit_over_pytorch", "flops_note", "skipped"];
+    internal static readonly string[] Columns = ["suite", "case", "path", "device", "dtype", "batch", "heads", "kv_heads", "tokens", "head_dim", "ms", "ms_min", "tflops", "tokens_per_s", "peak_mb", "pytorch_ms", "kit_over_pytorch", "flops_note", "skipped", "seconds_to_target", "accuracy"];
 
     private static string Csv(IEnumerable<BenchRow> rows)
     {
@@ -247,18 +269,20 @@ internal static class BenchCommand
                 r.Shape.KvHeads.ToString(CultureInfo.InvariantCulture), r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
                 r.Timing is null ? "" : F(r.Timing.MedianMs, "0.######"), r.Timing is null ? "" : F(r.Timing.MinMs, "0.######"), r.Timing is null ? "" : F(r.Tflops, "0.###"),
                 r.Timing is null ? "" : F(r.TokensPerS, "0"), F(r.PeakMb, "0.#"), r.PyTorchMs is double p ? F(p, "0.######") : "", r.Ratio is double q ? F(q, "0.###") : "",
-                r.FlopsNote, r.Skipped ?? "" }.Select(Q))).Append('\n');
+                r.FlopsNote, r.Skipped ?? "", r.SecondsToTarget is double st ? F(st, "0.##") : "", r.Accuracy is double acc ? F(acc, "0.####") : "" }.Select(Q))).Append('\n');
         return sb.ToString();
     }
 
     private static Table Table(IEnumerable<BenchRow> rows)
     {
         var t = new Table().Border(TableBorder.Rounded);
-        foreach (var c in new[] { "case", "dtype", "N", "D", "ms", "TFLOP/s", "tokens/s", "peak MiB", "PyTorch ms", "kit/PyTorch" }) t.AddColumn(c);
+        bool train = rows.Any(r => r.Suite == "train");
+        foreach (var c in new[] { "case", "dtype", "N", "D", "ms", "TFLOP/s", "tokens/s", "peak MiB", "PyTorch ms", "kit/PyTorch" }.Concat(train ? ["s to target", "accuracy"] : [])) t.AddColumn(c);
         foreach (var r in rows)
-            t.AddRow(r.Case, r.Shape.DTypeName, r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
+            t.AddRow(new[] { r.Case, r.Shape.DTypeName, r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
                 r.Timing is null ? "skipped" : F(r.Timing.MedianMs, "0.####"), r.Timing is null ? "" : F(r.Tflops, "0.#"), r.Timing is null ? "" : F(r.TokensPerS, "0"),
-                F(r.PeakMb, "0"), r.PyTorchMs is double p ? F(p, "0.####") : "", r.Ratio is double q ? F(q, "0.00") : "");
+                F(r.PeakMb, "0"), r.PyTorchMs is double p ? F(p, "0.####") : "", r.Ratio is double q ? F(q, "0.00") : "" }
+                .Concat(train ? [r.SecondsToTarget is double st ? F(st, "0.#") : "", r.Accuracy is double a ? F(a, "0.###") : ""] : []).ToArray());
         return t;
     }
 
@@ -267,7 +291,7 @@ internal static class BenchCommand
         var sb = new StringBuilder($"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(title)}</title>\n<script>{ChartHtml.PlotlyJs()}</script>\n" +
                                    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>\n<body>\n");
         sb.Append($"<h1>{System.Net.WebUtility.HtmlEncode(title)}</h1>\n<p>Median time per step against N on log-log axes; the legend gives each row's fitted slope (2: quadratic, 1: linear, 0: flat).</p>\n");
-        foreach (var g in rows.Where(r => r.Timing is not null).GroupBy(r => (r.Suite, r.Shape.HeadDim, r.Shape.DTypeName)))
+        foreach (var g in rows.Where(r => r.Timing is not null && r.Suite != "train").GroupBy(r => (r.Suite, r.Shape.HeadDim, r.Shape.DTypeName)))
         {
             var charts = g.GroupBy(r => r.Case).Select(c =>
             {

@@ -74,4 +74,13 @@ public static class BenchRegistry
             .OrderBy(t => t.FullName, StringComparer.Ordinal)
             .SelectMany(t => ((IBenchCaseProvider)Activator.CreateInstance(t)!).Cases())
             .ToList();
+
+    /// <summary>Every scenario of every <see cref="IBenchScenarioProvider"/> in the kit's assembly (and in <paramref name="more"/>), in a stable order.</summary>
+    public static IReadOnlyList<IBenchScenario> Scenarios(params Assembly[] more) =>
+        more.Prepend(typeof(BenchRegistry).Assembly).Distinct()
+            .SelectMany(a => a.GetTypes())
+            .Where(t => t is { IsAbstract: false, IsInterface: false, IsPublic: true } && typeof(IBenchScenarioProvider).IsAssignableFrom(t) && t.GetConstructor(Type.EmptyTypes) is not null)
+            .OrderBy(t => t.FullName, StringComparer.Ordinal)
+            .SelectMany(t => ((IBenchScenarioProvider)Activator.CreateInstance(t)!).Scenarios())
+            .ToList();
 }

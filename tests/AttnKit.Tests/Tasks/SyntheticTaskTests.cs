@@ -6,7 +6,7 @@ namespace AttnKit.Tests.Tasks;
 
 public class SyntheticTaskTests
 {
-    public static TheoryData<string> Names => ["mqar", "passkey", "passkey-depth", "copy", "induction", "dyck"];
+    public static TheoryData<string> Names => ["mqar", "passkey", "passkey-depth", "copy", "induction", "dyck", "previous-token"];
 
     internal static ISyntheticTask Make(string name) => name switch
     {
@@ -16,6 +16,7 @@ public class SyntheticTaskTests
         "copy" => new Copying(length: 10, vocabSize: 24),
         "induction" => new InductionHeads(length: 6, sequenceLength: 30, vocabSize: 30),
         "dyck" => new DyckLanguage(types: 3, maxDepth: 4, sequenceLength: 24),
+        "previous-token" => new PreviousToken(sequenceLength: 20, vocabSize: 25),
         _ => throw new ArgumentException(name),
     };
 
@@ -154,6 +155,17 @@ public class SyntheticTaskTests
     }
 
     [Fact]
+    public void Previous_token_targets_echo_the_token_before()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var batch = new PreviousToken(sequenceLength: 10, vocabSize: 7).Sample(3, seed: 1, T.Dev);
+        var x = batch.Inputs[1].cpu().data<long>().ToArray();
+        var t = batch.Targets[1].cpu().data<long>().ToArray();
+        Assert.Equal(SyntheticTasks.Ignore, t[0]);
+        Assert.Equal(x[..9], t[1..]);
+    }
+
+    [Fact]
     public void Dyck_strings_are_balanced_within_the_depth_and_close_the_innermost_bracket()
     {
         var task = new DyckLanguage(types: 3, maxDepth: 3, sequenceLength: 30);
@@ -204,6 +216,7 @@ public class SyntheticTaskTests
         Assert.Contains("sequenceLength", Assert.Throws<ArgumentException>(() => new InductionHeads(length: 10, sequenceLength: 19)).Message);
         Assert.Contains("even", Assert.Throws<ArgumentException>(() => new DyckLanguage(sequenceLength: 31)).Message);
         Assert.Throws<ArgumentException>(() => new DyckLanguage(types: 0));
+        Assert.Contains("sequenceLength", Assert.Throws<ArgumentException>(() => new PreviousToken(sequenceLength: 1)).Message);
         Assert.Throws<ArgumentException>(() => new InContextRegression(dim: 0));
         Assert.Throws<ArgumentException>(() => new InContextRegression(noise: double.NaN));
         var task = new Copying(length: 4, vocabSize: 10);
