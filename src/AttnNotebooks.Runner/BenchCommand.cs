@@ -140,7 +140,7 @@ internal static class BenchCommand
         var html = Path.Combine(s.Out, "bench.html");
         File.WriteAllText(html, Page(rows, $"AttnKit bench on {dev}"));
         console.Write(Table(rows));
-        foreach (var note in rows.Where(r => r.Timing is not null).Select(r => $"{r.Case}: {r.Path}; FLOPs {r.FlopsNote}").Distinct()) console.WriteLine("  " + note);
+        foreach (var note in rows.Where(r => r.Timing is not null).Select(r => r.Suite == "train" ? $"{r.Case}: {r.Path}; {r.FlopsNote}" : $"{r.Case}: {r.Path}; FLOPs {r.FlopsNote}").Distinct()) console.WriteLine("  " + note);
         console.WriteLine($"bench: wrote {csv} and {html}");
         return 0;
     }

@@ -163,6 +163,11 @@ public class SyntheticTaskTests
         var t = batch.Targets[1].cpu().data<long>().ToArray();
         Assert.Equal(SyntheticTasks.Ignore, t[0]);
         Assert.Equal(x[..9], t[1..]);
+        using var sparse = new PreviousToken(sequenceLength: 10, vocabSize: 7, scoredPerRow: 3).Sample(50, seed: 1, T.Dev);
+        Assert.True(sparse.Targets.ne(SyntheticTasks.Ignore).sum(1).eq(3).all().item<bool>(), "three scored positions per row");
+        Assert.Equal(0L, sparse.Targets.select(1, 0).ne(SyntheticTasks.Ignore).sum().item<long>());
+        var scored = sparse.Targets.ne(SyntheticTasks.Ignore);
+        Assert.True(sparse.Targets.narrow(1, 1, 9).eq(sparse.Inputs.narrow(1, 0, 9)).logical_or(scored.narrow(1, 1, 9).logical_not()).all().item<bool>());
     }
 
     [Fact]
@@ -217,6 +222,7 @@ public class SyntheticTaskTests
         Assert.Contains("even", Assert.Throws<ArgumentException>(() => new DyckLanguage(sequenceLength: 31)).Message);
         Assert.Throws<ArgumentException>(() => new DyckLanguage(types: 0));
         Assert.Contains("sequenceLength", Assert.Throws<ArgumentException>(() => new PreviousToken(sequenceLength: 1)).Message);
+        Assert.Contains("scoredPerRow", Assert.Throws<ArgumentException>(() => new PreviousToken(sequenceLength: 5, scoredPerRow: 5)).Message);
         Assert.Throws<ArgumentException>(() => new InContextRegression(dim: 0));
         Assert.Throws<ArgumentException>(() => new InContextRegression(noise: double.NaN));
         var task = new Copying(length: 4, vocabSize: 10);
