@@ -14,6 +14,8 @@ public sealed class AttentionStep
     public required int Layer { get; init; }
     /// <summary>The absolute positions of the input's tokens (N), int64.</summary>
     public required Tensor Positions { get; init; }
+    /// <summary>When the positions are consecutive (they are in <see cref="TinyLm"/>), the first one: rotation then reads a table instead of recomputing angles.</summary>
+    public long? FirstPosition { get; init; }
     /// <summary>The rotary embedding of the model (null: no positions in attention).</summary>
     public RotaryEmbedding? Rope { get; init; }
     /// <summary>This layer's cache; null: attend within the input only.</summary>
@@ -59,8 +61,8 @@ public abstract class DecoderAttention : nn.Module
         var rawQ = q;
         if (rope is not null)
         {
-            q = rope.Apply(q, step.Positions);                                             // 1.
-            if (!rotateAfterRead) k = rope.Apply(k, step.Positions);
+            q = step.FirstPosition is long p0 ? rope.ApplyFrom(q, p0) : rope.Apply(q, step.Positions); // 1.
+            if (!rotateAfterRead) k = step.FirstPosition is long p1 ? rope.ApplyFrom(k, p1) : rope.Apply(k, step.Positions);
         }
         Tensor? keyPositions = null, valid = null;
         long? window = null;

@@ -201,11 +201,18 @@ public sealed class TinyLm : nn.Module
         var weights = new List<Tensor>();
         for (int i = 0; i < model.layers.Count; i++)
         {
-            var step = new AttentionStep { Layer = i, Positions = positions, Rope = rope, Cache = cache?[i], Mask = options?.Mask, RecordWeights = options?.RecordWeights ?? false, Shared = shared };
+            var step = new AttentionStep { Layer = i, Positions = positions, FirstPosition = start, Rope = rope, Cache = cache?[i], Mask = options?.Mask, RecordWeights = options?.RecordWeights ?? false, Shared = shared };
             x = model.layers[i].Forward(x, step);                                          // 2.
             if (step.Weights is not null) weights.Add(step.Weights);
         }
         return (model.norm.forward(x), weights);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rope?.Dispose();
+        base.Dispose(disposing);
     }
 
     private static ForwardResult Out(Tensor output, List<Tensor> weights)

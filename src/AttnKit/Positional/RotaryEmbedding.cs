@@ -1,3 +1,4 @@
+using System.Numerics;
 using AttnKit.Core;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace AttnKit.Positional;
 /// 2. angles m·θ_i for each position m, repeated over both halves: (N, D);
 /// 3. x' = x·cos(mθ) + rotate_half(x)·sin(mθ), rotate_half(x) = (−x₂, x₁) for x = (x₁, x₂) (eq. 34 in this pairing).
 /// </summary>
-public sealed class RotaryEmbedding
+public sealed class RotaryEmbedding : IDisposable
 {
     /// <summary>How the frequencies are stretched for longer contexts (null: plain RoPE).</summary>
     public RopeScaling? Scaling { get; }
@@ -51,6 +52,52 @@ public sealed class RotaryEmbedding
         return (angles.cos().to(ScalarType.Float32).MoveToOuterDisposeScope(), angles.sin().to(ScalarType.Float32).MoveToOuterDisposeScope());
     }
 
+    private readonly Dictionary<(DeviceType, int), (Tensor Cos, Tensor Sin)> tables = [];
+    private readonly Lock tableLock = new();
+
+    /// <summary>
+    /// Rotates <paramref name="x"/> (B, H, N, Dh) at the consecutive positions <paramref name="start"/> …
+    /// start + N − 1, reading cos and sin from a table kept per device (grown by doubling), so that a decoding step does
+    /// not recompute them. Equals <see cref="Apply(Tensor, Tensor)"/> at those positions.
+    /// </summary>
+    public Tensor ApplyFrom(Tensor x, long start)
+    {
+        Check.Rank(x, 4, nameof(x), "(B, H, N, D)");
+        Check.FloatingPoint(x, nameof(x));
+        Check.NonNegative(start, nameof(start));
+        long[] xs = x.shape;
+        if (xs[3] < Dim) throw new ArgumentException($"{nameof(x)}: expected at least {Dim} channels to rotate, got {xs[3]}", nameof(x));
+        using var scope = torch.NewDisposeScope();
+        var (cosTable, sinTable) = Table(x.device, start + xs[2]);
+        return Rotate(x, cosTable.narrow(0, start, xs[2]), sinTable.narrow(0, start, xs[2])).MoveToOuterDisposeScope(); // (N, D)
+    }
+
+    /// <summary>Frees the cos/sin tables (they are rebuilt if the embedding is used again).</summary>
+    public void Dispose()
+    {
+        lock (tableLock)
+        {
+            foreach (var (cos, sin) in tables.Values) { cos.Dispose(); sin.Dispose(); }
+            tables.Clear();
+        }
+    }
+
+    private (Tensor Cos, Tensor Sin) Table(Device device, long needed)
+    {
+        lock (tableLock)
+        {
+            var key = (device.type, device.index);
+            if (tables.TryGetValue(key, out var t) && t.Cos.shape[0] >= needed) return t;
+            long size = Math.Max(256, (long)BitOperations.RoundUpToPowerOf2((ulong)needed));
+            using var scope = torch.NewDisposeScope();
+            var (cos, sin) = Angles(torch.arange(size, ScalarType.Int64, device));      // 1–2. (size, D)
+            if (t.Cos is not null) { t.Cos.Dispose(); t.Sin.Dispose(); }
+            var table = (cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope());
+            tables[key] = table;
+            return table;
+        }
+    }
+
     /// <summary>
     /// Rotates <paramref name="x"/> (B, H, N, Dh) at <paramref name="positions"/>: (N) shared by every row, or (B, H, N)
     /// or (B, 1, N) per row. The first <see cref="Dim"/> channels rotate (partial rotary leaves the rest). Keeps x's dtype.
@@ -68,13 +115,19 @@ public sealed class RotaryEmbedding
             throw new ArgumentException($"{nameof(positions)}: expected (N) = ({xs[2]}) or (B, H|1, N), got {Check.Shape(positions)} for x {Check.Shape(x)}", nameof(positions));
         using var scope = torch.NewDisposeScope();
         var (cos, sin) = Angles(positions);                                                   // (N, D) or (B, H, N, D)
+        return Rotate(x, cos, sin).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
+        long[] xs = x.shape;
         var xr = Dim == xs[3] ? x : x.narrow(3, 0, Dim);
         var xf = xr.to(ScalarType.Float32);
         var half = Dim / 2;
         var rotated = torch.cat([-xf.narrow(3, half, half), xf.narrow(3, 0, half)], 3);      // 3. rotate_half
         var y = (xf * cos + rotated * sin).to(x.dtype);                                       // 3.
         if (Dim != xs[3]) y = torch.cat([y, x.narrow(3, Dim, xs[3] - Dim)], 3);
-        return y.MoveToOuterDisposeScope();
+        return y;
     }
 }
 

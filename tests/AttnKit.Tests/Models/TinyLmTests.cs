@@ -147,6 +147,7 @@ public class TinyLmTests
     {
         using var model = Model();
         using var tokens = Tokens(1, 2, 6);
+        model.Forward(tokens).Dispose();                                                   // builds the rotary tables, which the model keeps
         T.NoLeak(() => [model.Forward(tokens)]);
         T.NoLeak(() =>
         {
@@ -226,6 +227,17 @@ public class RotaryEmbeddingTests
         Assert.Equal(2 * Math.PI / 128 / 8, new LinearRopeScaling(8).Apply(theta).data<double>()[2], 12);
         Assert.Throws<ArgumentException>(() => new RotaryEmbedding(8, 10000, new Llama3RopeScaling(8, 4, 1, 64)));
         Assert.Throws<ArgumentException>(() => new RotaryEmbedding(8, 10000, new LinearRopeScaling(0.5)));
+    }
+
+    [Fact]
+    public void Rotation_from_the_table_equals_rotation_at_explicit_positions()
+    {
+        using var scope = torch.NewDisposeScope();
+        var rope = new RotaryEmbedding(6, 500, new LinearRopeScaling(2));
+        var x = T.Randn(2, 3, 5, 8);
+        foreach (long start in new long[] { 0, 7, 300, 1000 })                            // 300 and 1000 grow the table
+            Assert.True(rope.ApplyFrom(x, start).equal(rope.Apply(x, torch.arange(start, start + 5, ScalarType.Int64, T.Dev))).all().item<bool>(), $"start {start}");
+        Assert.Throws<ArgumentException>(() => rope.ApplyFrom(x, -1));
     }
 
     [Fact]
