@@ -86,9 +86,13 @@ public abstract class LayerCache : IDisposable
             throw new ArgumentException($"{nameof(batchIndex)}: rows must be in 0 … {batch - 1}, got values from {lo} to {hi}", nameof(batchIndex));
     }
 
+    /// <summary>Fixed-size state a layout keeps between calls besides keys and values (see <see cref="LayerState"/>); cleared by <see cref="ModelCache.Reset"/> and on dispose.</summary>
+    public LayerState State { get; } = new();
+
     /// <summary>Frees the storage.</summary>
     public void Dispose()
     {
+        State.Clear();
         Dispose(true);
         GC.SuppressFinalize(this);
     }
@@ -142,7 +146,11 @@ public sealed class ModelCache : IDisposable
     /// <summary>Drops every token of every layer.</summary>
     public void Reset()
     {
-        foreach (var l in layers) l.Reset();
+        foreach (var l in layers)
+        {
+            l.Reset();
+            l.State.Clear();
+        }
     }
 
     /// <inheritdoc/>

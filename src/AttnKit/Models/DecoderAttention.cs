@@ -26,8 +26,14 @@ public sealed class AttentionStep
     public bool RecordWeights { get; init; }
     /// <summary>The attention weights (B, Hq, N, L), float32, when <see cref="RecordWeights"/>; owned by the caller's dispose scope.</summary>
     public Tensor? Weights { get; set; }
-    /// <summary>State shared by the layers of one forward call (cross-layer attention keeps the shared keys and values here).</summary>
+    /// <summary>State shared by the layers of one forward call (cross-layer attention keeps the shared keys and values here); values that are <see cref="IDisposable"/> are disposed when the call ends.</summary>
     public required IDictionary<string, object> Shared { get; init; }
+
+    /// <summary>The same step over another cache (null: none); the caller copies <see cref="Weights"/> back when it records them.</summary>
+    public AttentionStep WithCache(LayerCache? cache) => new()
+    {
+        Layer = Layer, Positions = Positions, Rope = Rope, Cache = cache, Mask = Mask, RecordWeights = RecordWeights, Shared = Shared,
+    };
 }
 
 /// <summary>
@@ -52,13 +58,19 @@ public abstract class DecoderAttention : nn.Module
     /// 2. append k and v to the cache and read back every held token;
     /// 3. mask: causal over the held tokens' original positions (or the step's mask), and invalid slots;
     /// 4. attend: (B, Hq, N, D) over (B, Hkv, L, D) → (B, Hq, N, Dv), recording the weights when asked.
+    /// A layout whose cache holds a compressed form (a latent, factors) passes <paramref name="expand"/>: then k and v are
+    /// what the cache stores, raw; after the read, expand turns every held token's (k, v) into attention's keys
+    /// (B, Hkv', L, D) and values (B, Hkv', L, Dv), and the keys are rotated there, at the held tokens' positions, as for
+    /// a cache of raw keys (RoPE is linear in the key, so rotating the expanded key equals expanding a rotated form).
     /// </summary>
-    protected static Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionStep step, double? scale = null)
+    protected static Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionStep step, double? scale = null,
+        Func<Tensor, Tensor, (Tensor Keys, Tensor Values)>? expand = null)
     {
         var rope = step.Rope;
         var cache = step.Cache;
-        bool rotateAfterRead = cache is not null && !cache.StoresRotatedKeys;
+        bool rotateAfterRead = expand is not null || (cache is not null && !cache.StoresRotatedKeys);
         var rawQ = q;
+        Tensor? kpRotary = null, qpRotary = null;
         if (rope is not null)
         {
             q = step.FirstPosition is long p0 ? rope.ApplyFrom(q, p0) : rope.Apply(q, step.Positions); // 1.
@@ -69,15 +81,17 @@ public abstract class DecoderAttention : nn.Module
         long sinks = 0;
         if (cache is not null)
         {
-            var view = cache.Update(new CacheUpdate(k, v, rotateAfterRead ? rawQ : q, step.Positions)); // 2. queries as the keys are stored
+            var view = cache.Update(new CacheUpdate(k, v, expand is not null ? null : rotateAfterRead ? rawQ : q, step.Positions)); // 2. queries as the keys are stored
             (k, v, keyPositions, valid, window, sinks) = (view.Keys, view.Values, view.KeyPositions, view.Valid, view.Window, view.Sinks);
-            if (rotateAfterRead && rope is not null)
-            {
-                var kp = view.RotaryKeyPositions ?? keyPositions ?? torch.arange(k.shape[2], ScalarType.Int64, k.device);
-                k = rope.Apply(k, kp);
-                if (view.RotaryQueryPositions is not null)
-                    q = rope.Apply(rawQ, view.RotaryQueryPositions);   // re-positioned query: rotate the raw one at its position in the cache
-            }
+            kpRotary = view.RotaryKeyPositions ?? keyPositions ?? torch.arange(k.shape[2], ScalarType.Int64, k.device);
+            qpRotary = view.RotaryQueryPositions;
+        }
+        if (expand is not null) (k, v) = expand(k, v);                                    //    compressed form → keys and values
+        if (rotateAfterRead && rope is not null)
+        {
+            k = rope.Apply(k, kpRotary ?? step.Positions);
+            if (qpRotary is not null)
+                q = rope.Apply(rawQ, qpRotary);   // re-positioned query: rotate the raw one at its position in the cache
         }
         var options = new AttentionOptions { Scale = scale, ReturnWeights = step.RecordWeights };
         long n = q.shape[2], l = k.shape[2];

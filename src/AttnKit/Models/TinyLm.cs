@@ -199,11 +199,18 @@ public sealed class TinyLm : nn.Module
         var positions = torch.arange(start, start + n, ScalarType.Int64, x.device);       // 1.
         var shared = new Dictionary<string, object>();
         var weights = new List<Tensor>();
-        for (int i = 0; i < model.layers.Count; i++)
+        try
         {
-            var step = new AttentionStep { Layer = i, Positions = positions, FirstPosition = start, Rope = rope, Cache = cache?[i], Mask = options?.Mask, RecordWeights = options?.RecordWeights ?? false, Shared = shared };
-            x = model.layers[i].Forward(x, step);                                          // 2.
-            if (step.Weights is not null) weights.Add(step.Weights);
+            for (int i = 0; i < model.layers.Count; i++)
+            {
+                var step = new AttentionStep { Layer = i, Positions = positions, FirstPosition = start, Rope = rope, Cache = cache?[i], Mask = options?.Mask, RecordWeights = options?.RecordWeights ?? false, Shared = shared };
+                x = model.layers[i].Forward(x, step);                                      // 2.
+                if (step.Weights is not null) weights.Add(step.Weights);
+            }
+        }
+        finally
+        {
+            foreach (var d in shared.Values.OfType<IDisposable>()) d.Dispose();           // what layers shared lives for this call only
         }
         return (model.norm.forward(x), weights);
     }
