@@ -50,9 +50,15 @@ public static class TransMla
         }
         if (rank < full)
         {
-            var (u, s, vh) = torch.linalg.svd(down.to(ScalarType.Float32), fullMatrices: false); // 4. (2HkvD, 2HkvD), (2HkvD), (2HkvD, d)
-            down = (s.narrow(0, 0, rank).unsqueeze(1) * vh.narrow(0, 0, rank)).to(up.dtype);     //    (r, d)
-            up = torch.matmul(up, u.narrow(1, 0, rank).to(up.dtype));                            //    (H·2D, r)
+            var (u, s, vh) = torch.linalg.svd(down.to(ScalarType.Float32), fullMatrices: false); // 4. (2HkvD, k), (k), (k, d), k = min(2HkvD, d)
+            int keep = (int)Math.Min(rank, s.shape[0]);                                          //    a latent wider than d adds nothing: pad with zeros
+            down = (s.narrow(0, 0, keep).unsqueeze(1) * vh.narrow(0, 0, keep)).to(up.dtype);     //    (r, d)
+            up = torch.matmul(up, u.narrow(1, 0, keep).to(up.dtype));                            //    (H·2D, r)
+            if (keep < rank)
+            {
+                down = torch.cat([down, torch.zeros(rank - keep, down.shape[1], down.dtype, dev)], 0);
+                up = torch.cat([up, torch.zeros(up.shape[0], rank - keep, up.dtype, dev)], 1);
+            }
         }
         var mla = new MultiHeadLatentAttention(config, new MlaOptions { LatentDim = rank, DecoupledRope = false }, dev, down.dtype);
         var (kvDown, kvUp, o, q, _, _) = mla.Projections;
