@@ -18,6 +18,7 @@ public static class BuiltInExercises
         .. BlockwiseExercises.All(),
         .. CacheExercises.All(),
         .. TinyLmExercises.All(),
+        .. KvLayoutExercises.All(),
     ];
 
     /// <summary>
