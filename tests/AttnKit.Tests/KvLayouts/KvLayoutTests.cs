@@ -269,6 +269,10 @@ public class KvLayoutTests
         Assert.Equal(4.0, mha.PrefillFlopsPerKey / xsqa.PrefillFlopsPerKey);
         Assert.Equal(2.0 * 32 * (4 + 8) * 8 + 2.0 * 32 * 32, mha.FixedFlops);                // q, k, v and o projections: 8192
         Assert.Equal(4.0 * 4 * 8, mha.DecodeFlopsPerKey);
+        // Kinetics: eFLOPs = FLOPs + I·bytes; at context 99 a token reads 100 tokens of 2·4·8 fp16 values
+        Assert.Equal(100.0 * 64 * 2, mha.DecodeKvBytesRead(99));
+        Assert.Equal(mha.DecodeFlopsPerToken(99) + 10 * 12800.0, mha.DecodeEquivalentFlopsPerToken(99, 2, 10));
+        Assert.Throws<ArgumentException>(() => mha.DecodeEquivalentFlopsPerToken(99, 2, 0));
     }
 
     [Fact]

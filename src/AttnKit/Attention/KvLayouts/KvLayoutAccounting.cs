@@ -20,6 +20,22 @@ public sealed record LayerCost(string Layout, long Parameters, long KvElementsPe
 
     /// <summary>FLOPs of decoding one token after <paramref name="context"/> tokens (it attends to context + 1 keys).</summary>
     public double DecodeFlopsPerToken(long context) => DecodeFixedFlops + DecodeFlopsPerKey * (context + 1);
+
+    /// <summary>Bytes of cache one decoded token reads after <paramref name="context"/> tokens (every held key and value, and its own).</summary>
+    public double DecodeKvBytesRead(long context, int elementBytes = 2) => (double)KvElementsPerToken * elementBytes * (context + 1);
+
+    /// <summary>
+    /// Equivalent FLOPs of decoding one token: compute plus memory traffic times the hardware's arithmetic intensity,
+    /// eFLOPs = C_comp + I·C_mem. Sadhukhan et al., "Kinetics: Rethinking Test-Time Scaling Laws", 2025 (arXiv
+    /// 2506.05333), section 3: with batched decoding the weights' reads are shared, so the cost that grows with the
+    /// context is the KV cache's. <paramref name="intensity"/> is FLOPs per byte (562.5 for a B200 in the paper).
+    /// </summary>
+    public double DecodeEquivalentFlopsPerToken(long context, int elementBytes = 2, double intensity = 562.5)
+    {
+        Check.Positive(elementBytes, nameof(elementBytes));
+        Check.PositiveFinite(intensity, nameof(intensity));
+        return DecodeFlopsPerToken(context) + intensity * DecodeKvBytesRead(context, elementBytes);
+    }
 }
 
 /// <summary>
