@@ -38,6 +38,8 @@ public class KvLayoutBadCallTests
         var consumer = new CrossLayerAttention(Base, 1, 2);
         Throws("step.Shared", () => consumer.Forward(x, new AttentionStep { Layer = 1, Positions = pos, Shared = new Dictionary<string, object>() }));
         Throws("step.Layer", () => consumer.Forward(x, new AttentionStep { Layer = 0, Positions = pos, Shared = new Dictionary<string, object>() }));
+        Throws("model width", () => mla.Forward(T.Randn(1, 3, 16), new AttentionStep { Layer = 0, Positions = pos, Shared = new Dictionary<string, object>() }));
+        Throws("(B, N, d)", () => new TensorProductAttention(Base).Forward(T.Randn(3, 32), new AttentionStep { Layer = 0, Positions = pos, Shared = new Dictionary<string, object>() }));
         Throws("R·H", () => TensorProductAttention.Contract(T.Randn(1, 2, 5), T.Randn(1, 2, 8), 2, 3));
 
         Throws("groups", () => GqaConversion.MeanPoolHeads(T.Randn(8, 4), 4, 3));

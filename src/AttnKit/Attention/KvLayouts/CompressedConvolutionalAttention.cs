@@ -41,6 +41,7 @@ public sealed class CompressedConvolutionalAttention : DecoderAttention
     private readonly Conv1d conv_qk0, conv_qk1;
     private readonly Parameter temp;
     private readonly int hq, hkv, d, channels, history;
+    private readonly int modelDim;
     private readonly CcaOptions options;
 
     /// <summary>A layer for a model of <paramref name="config"/>: Hq query and Hkv key/value heads of the model's head dim D, in a latent of Hq·D channels.</summary>
@@ -63,6 +64,7 @@ public sealed class CompressedConvolutionalAttention : DecoderAttention
         val_proj2 = nn.Linear(config.ModelDim, hkv * d / 2, false, dev, dt);
         temp = new Parameter(torch.zeros(hkv, dt, dev));
         o_proj = nn.Linear(hq * d, config.ModelDim, false, dev, dt);
+        modelDim = config.ModelDim;
         RegisterComponents();
     }
 
@@ -82,6 +84,8 @@ public sealed class CompressedConvolutionalAttention : DecoderAttention
     public override Tensor Forward(Tensor x, AttentionStep step)
     {
         ArgumentNullException.ThrowIfNull(step);
+        Check.Rank(x, 3, nameof(x), "(B, N, d)");
+        Check.Dim(x, 2, modelDim, nameof(x), "the model width d");
         using var scope = torch.NewDisposeScope();
         long[] xs = x.shape;
         var (b, n) = (xs[0], xs[1]);

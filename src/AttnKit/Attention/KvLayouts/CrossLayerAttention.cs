@@ -25,6 +25,7 @@ public sealed class CrossLayerAttention : DecoderAttention
     private readonly Linear q_proj, o_proj;
     private readonly Linear? k_proj, v_proj;
     private readonly int hq, hkv, d, layer, producer;
+    private readonly int modelDim;
 
     /// <summary>Layer <paramref name="layer"/> of a model whose runs of <paramref name="sharingFactor"/> layers share keys and values (Hkv heads from the config).</summary>
     public CrossLayerAttention(TinyLmConfig config, int layer, int sharingFactor = 2, Device? device = null, ScalarType? dtype = null) : base(nameof(CrossLayerAttention))
@@ -43,6 +44,7 @@ public sealed class CrossLayerAttention : DecoderAttention
             v_proj = nn.Linear(config.ModelDim, hkv * d, config.QkvBias, dev, dt);
         }
         o_proj = nn.Linear(hq * d, config.ModelDim, false, dev, dt);
+        modelDim = config.ModelDim;
         RegisterComponents();
     }
 
@@ -62,6 +64,8 @@ public sealed class CrossLayerAttention : DecoderAttention
     public override Tensor Forward(Tensor x, AttentionStep step)
     {
         ArgumentNullException.ThrowIfNull(step);
+        Check.Rank(x, 3, nameof(x), "(B, N, d)");
+        Check.Dim(x, 2, modelDim, nameof(x), "the model width d");
         if (step.Layer != layer) throw new ArgumentException($"step.Layer: this module was made for layer {layer}, got a step for layer {step.Layer}", nameof(step));
         using var scope = torch.NewDisposeScope();
         long[] xs = x.shape;

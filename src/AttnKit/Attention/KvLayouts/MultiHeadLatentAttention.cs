@@ -46,6 +46,7 @@ public sealed class MultiHeadLatentAttention : DecoderAttention
     private readonly Linear? q_proj, q_a_proj, q_b_proj;
     private readonly Linear kv_a_proj_with_mqa, kv_b_proj, o_proj;
     private readonly int h, d, dr, dn, dv, dc;
+    private readonly int modelDim;
     private readonly bool decoupled;
     private bool absorbed;
 
@@ -74,6 +75,7 @@ public sealed class MultiHeadLatentAttention : DecoderAttention
         kv_a_proj_with_mqa = nn.Linear(config.ModelDim, dc + dr, false, dev, dt);
         kv_b_proj = nn.Linear(dc, h * (dn + dv), false, dev, dt);
         o_proj = nn.Linear(h * dv, config.ModelDim, false, dev, dt);
+        modelDim = config.ModelDim;
         RegisterComponents();
     }
 
@@ -104,7 +106,9 @@ public sealed class MultiHeadLatentAttention : DecoderAttention
     public override Tensor Forward(Tensor x, AttentionStep step)
     {
         ArgumentNullException.ThrowIfNull(step);
-        if (step.Rope is not null && step.Rope.Dim != (decoupled ? dr : step.Rope.Dim))
+        Check.Rank(x, 3, nameof(x), "(B, N, d)");
+        Check.Dim(x, 2, modelDim, nameof(x), "the model width d");
+        if (decoupled && step.Rope is not null && step.Rope.Dim != dr)
             throw new ArgumentException($"step.Rope: expected {dr} rotary channels (the decoupled key), got {step.Rope.Dim}", nameof(step));
         using var scope = torch.NewDisposeScope();
         long[] xs = x.shape;

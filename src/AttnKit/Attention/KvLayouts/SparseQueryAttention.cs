@@ -22,6 +22,7 @@ public sealed class SparseQueryAttention : DecoderAttention
 {
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
     private readonly int hq, hkv, d;
+    private readonly int modelDim;
 
     /// <summary>A layer with <paramref name="queryHeads"/> query and <paramref name="kvHeads"/> key/value heads of the model's head dim D.</summary>
     public SparseQueryAttention(TinyLmConfig config, int queryHeads, int kvHeads, Device? device = null, ScalarType? dtype = null) : base(nameof(SparseQueryAttention))
@@ -37,6 +38,7 @@ public sealed class SparseQueryAttention : DecoderAttention
         k_proj = nn.Linear(config.ModelDim, hkv * d, config.QkvBias, dev, dt);
         v_proj = nn.Linear(config.ModelDim, hkv * d, config.QkvBias, dev, dt);
         o_proj = nn.Linear(hq * d, config.ModelDim, false, dev, dt);
+        modelDim = config.ModelDim;
         RegisterComponents();
     }
 
@@ -50,6 +52,8 @@ public sealed class SparseQueryAttention : DecoderAttention
     public override Tensor Forward(Tensor x, AttentionStep step)
     {
         ArgumentNullException.ThrowIfNull(step);
+        Check.Rank(x, 3, nameof(x), "(B, N, d)");
+        Check.Dim(x, 2, modelDim, nameof(x), "the model width d");
         using var scope = torch.NewDisposeScope();
         long[] xs = x.shape;
         var (b, n) = (xs[0], xs[1]);

@@ -35,6 +35,7 @@ public sealed class TensorProductAttention : DecoderAttention
 {
     private readonly Linear W_A_q, W_B_q, W_A_k, W_B_k, W_A_v, W_B_v, o_proj;
     private readonly int h, d, rq, rk, rv;
+    private readonly int modelDim;
 
     /// <summary>A layer for a model of <paramref name="config"/> (H heads of dim D) with the ranks of <paramref name="options"/>.</summary>
     public TensorProductAttention(TinyLmConfig config, TpaOptions? options = null, Device? device = null, ScalarType? dtype = null) : base(nameof(TensorProductAttention))
@@ -55,6 +56,7 @@ public sealed class TensorProductAttention : DecoderAttention
         W_A_v = nn.Linear(m, rv * h, false, dev, dt);
         W_B_v = nn.Linear(m, rv * d, false, dev, dt);
         o_proj = nn.Linear(h * d, m, false, dev, dt);
+        modelDim = config.ModelDim;
         RegisterComponents();
     }
 
@@ -86,6 +88,8 @@ public sealed class TensorProductAttention : DecoderAttention
     public override Tensor Forward(Tensor x, AttentionStep step)
     {
         ArgumentNullException.ThrowIfNull(step);
+        Check.Rank(x, 3, nameof(x), "(B, N, d)");
+        Check.Dim(x, 2, modelDim, nameof(x), "the model width d");
         using var scope = torch.NewDisposeScope();
         long[] xs = x.shape;
         var (b, n) = (xs[0], xs[1]);
