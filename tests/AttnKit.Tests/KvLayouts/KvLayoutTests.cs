@@ -167,6 +167,46 @@ public class KvLayoutTests
     }
 
     [Fact]
+    public void Absorbed_mla_has_the_gradients_of_the_up_projected_form()
+    {
+        using var model = Model("mla");
+        using var scope = torch.NewDisposeScope();
+        var tokens = torch.randint(0, 37, [2, 7], ScalarType.Int64, T.Dev, generator: new Generator(9, T.Dev));
+        var weights = model.parameters().ToArray();
+        Tensor[] Grads(bool absorbed)
+        {
+            foreach (var l in model.Layers) ((MultiHeadLatentAttention)l.Attention).Absorbed = absorbed;
+            model.zero_grad();
+            model.Forward(tokens).pow(2).mean().backward();
+            return weights.Select(w => w.grad!.clone()).ToArray();
+        }
+        var expanded = Grads(false);
+        var absorbed = Grads(true);
+        for (int i = 0; i < weights.Length; i++) T.Close(expanded[i], absorbed[i], 1e-4, $"gradient {i}");
+        model.zero_grad();
+    }
+
+    [Fact]
+    public void Compressed_convolutional_attention_keeps_its_window_in_the_cache_state_and_a_reset_starts_over()
+    {
+        using var model = Model("ccgqa");
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, T.Dev, generator: new Generator(10, T.Dev));
+        using var cache = model.NewCache();
+        model.Forward(tokens.narrow(1, 0, 4), cache);
+        var layer = (CompressedConvolutionalAttention)model.Layers[0].Attention;
+        Assert.Equal(["cca.qk", "cca.v2"], cache[0].State.Names.Order().ToArray());
+        Assert.Equal(2 * layer.StateBytesPerSequence(4), cache[0].State.Bytes);            // batch 2; the window does not grow with the tokens
+        model.Forward(tokens.narrow(1, 4, 3), cache);
+        Assert.Equal(2 * layer.StateBytesPerSequence(4), cache[0].State.Bytes);
+        cache.Reset();
+        Assert.Equal(0, cache[0].State.Bytes);
+        var parts = new[] { model.Forward(tokens.narrow(1, 0, 5), cache), model.Forward(tokens.narrow(1, 5, 4), cache) };
+        T.Close(model.Forward(tokens), torch.cat(parts, 1), 1e-5, "after a reset");
+    }
+
+    [Fact]
     public void Mla_matches_its_definition_with_a_shared_rotary_key()
     {
         using var model = Model("mla-q");
