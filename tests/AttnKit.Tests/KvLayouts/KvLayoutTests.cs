@@ -196,10 +196,12 @@ public class KvLayoutTests
         using var cache = model.NewCache();
         model.Forward(tokens.narrow(1, 0, 4), cache);
         var layer = (CompressedConvolutionalAttention)model.Layers[0].Attention;
-        Assert.Equal(["cca.qk", "cca.v2"], cache[0].State.Names.Order().ToArray());
-        Assert.Equal(2 * layer.StateBytesPerSequence(4), cache[0].State.Bytes);            // batch 2; the window does not grow with the tokens
+        Assert.Equal(["cca.qk", "cca.seen", "cca.v2"], cache[0].State.Names.Order().ToArray());
+        Assert.Equal(2 * layer.StateBytesPerSequence(4) + 8, cache[0].State.Bytes);        // batch 2 (and the token count); the window does not grow with the tokens
         model.Forward(tokens.narrow(1, 4, 3), cache);
-        Assert.Equal(2 * layer.StateBytesPerSequence(4), cache[0].State.Bytes);
+        Assert.Equal(2 * layer.StateBytesPerSequence(4) + 8, cache[0].State.Bytes);
+        cache.Crop(5);                                                                      // the window cannot follow a crop: refused, not silently wrong
+        Assert.Contains("cropped", Assert.Throws<ArgumentException>(() => model.Forward(tokens.narrow(1, 5, 1), cache)).Message);
         cache.Reset();
         Assert.Equal(0, cache[0].State.Bytes);
         var parts = new[] { model.Forward(tokens.narrow(1, 0, 5), cache), model.Forward(tokens.narrow(1, 5, 4), cache) };
@@ -325,6 +327,11 @@ public class KvLayoutTests
         using var cache = model.NewCache();
         model.Forward(tokens, cache);
         Assert.Equal([2L * 8 * 4 * 6, 0, 2L * 8 * 4 * 6], cache.Layers.Select(l => l.StorageBytes).ToArray());
+        Assert.Equal([6L, 6, 6], cache.Layers.Select(l => l.Seen).ToArray());              // the consumer counts the tokens it read
+        cache.Crop(4);                                                                      // so a crop (speculative decoding) works
+        var full = model.Forward(tokens);
+        var again = torch.cat([model.Forward(tokens.narrow(1, 4, 2), cache)], 1);
+        T.Close(full.narrow(1, 4, 2), again, 1e-5, "after a crop");
         var consumer = (CrossLayerAttention)model.Layers[1].Attention;
         Assert.False(consumer.IsProducer);
         Assert.Equal(["o_proj.weight", "q_proj.weight"], consumer.named_parameters().Select(p => p.name).Order().ToArray());

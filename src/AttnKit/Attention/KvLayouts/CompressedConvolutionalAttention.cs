@@ -91,6 +91,12 @@ public sealed class CompressedConvolutionalAttention : DecoderAttention
         var (b, n) = (xs[0], xs[1]);
         var cache = step.Cache;
         bool resume = cache is not null && cache.Seen > 0;
+        if (resume)
+        {
+            using var seen = cache!.State.Get("cca.seen");
+            if (seen is null || seen.item<long>() != cache.Seen)
+                throw new ArgumentException($"step.Cache: its convolution window is for {(seen is null ? "no" : seen.item<long>().ToString(System.Globalization.CultureInfo.InvariantCulture))} tokens but the cache has seen {cache.Seen}; a cache of compressed convolutional attention cannot be cropped or shared with another layout", nameof(step));
+        }
         var qk = linear_qk.forward(x);                                                      // 1. (B, N, (Hq + Hkv)·D)
         var past = (resume ? cache!.State.Get("cca.qk") : null) ?? torch.zeros(b, history, channels, x.dtype, x.device); // (B, P, C)
         var padded = torch.cat([past, qk], 1);                                              //    (B, P + N, C)
@@ -118,6 +124,7 @@ public sealed class CompressedConvolutionalAttention : DecoderAttention
         {
             cache.State.Set("cca.qk", padded.narrow(1, padded.shape[1] - history, history)); //   the convolution window for the next call
             cache.State.Set("cca.v2", p2.narrow(1, n - 1, 1));
+            cache.State.Set("cca.seen", torch.tensor(cache.Seen + n));                     //    the token count the window belongs to
         }
         double root = Math.Sqrt(d);
         q = q * (root / q.norm(-1, true));                                                  // 5.

@@ -17,7 +17,7 @@ namespace AttnKit.Attention.KvLayouts;
 /// 1. producer (layer index divisible by the factor): q, k, v as in GQA; attend over its cache; hand its raw k, v and
 ///    the cache's view of every held token to the next layers through <see cref="AttentionStep.Shared"/>;
 /// 2. consumer: q only; attend to the producer's keys and values (rotated the same way, masked the same way); its own
-///    cache stays empty;
+///    cache only counts the tokens (zero-width entries, 0 bytes), so that cropping or reordering the model's cache works;
 /// 3. merge heads, ·W_O.
 /// </summary>
 public sealed class CrossLayerAttention : DecoderAttention
@@ -88,6 +88,13 @@ public sealed class CrossLayerAttention : DecoderAttention
         {
             if (!step.Shared.TryGetValue(key, out var found) || found is not SharedKv shared)
                 throw new ArgumentException($"step.Shared: layer {layer} reads the keys and values of layer {producer}, which has not run in this forward call", nameof(step));
+            if (step.Cache is not null)
+            {
+                // the consumer's own cache holds zero-width entries: no bytes, but the same token count as the producer's, so that Crop and Reorder of the model cache stay consistent
+                using var empty = torch.zeros(b, hkv, n, 0, x.dtype, x.device);
+                var own = step.Cache.Update(new CacheUpdate(empty, empty, null, step.Positions));
+                foreach (var t in new[] { own.Keys, own.Values, own.KeyPositions, own.Valid, own.RotaryKeyPositions, own.RotaryQueryPositions }) t?.Dispose();
+            }
             using var view = shared.View is null ? null : new SharedViewCache(shared.View, shared.StoresRotatedKeys);
             var inner = step.WithCache(view);
             o = Attend(q, shared.Keys.alias(), shared.Values.alias(), inner);              // 2.
