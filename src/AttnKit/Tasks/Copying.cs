@@ -42,7 +42,8 @@ public sealed class Copying : ISyntheticTask
     /// <inheritdoc/>
     public TaskBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, l = Length;
         var x = torch.randint(1, VocabSize, new[] { b, l }, ScalarType.Int64, dev, generator: generator);      // 1. (B, L)
@@ -50,7 +51,7 @@ public sealed class Copying : ISyntheticTask
         var inputs = torch.cat([x, sep, x], 1);                                                                // 2. (B, 2L+1)
         var targets = torch.full(new[] { b, 2 * l + 1 }, SyntheticTasks.Ignore, ScalarType.Int64, dev);
         targets.narrow(1, l, l).copy_(x);                                                                      // 3.
-        return new TaskBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = targets.MoveToOuterDisposeScope() };
+        return new TaskBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = targets.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <inheritdoc/>

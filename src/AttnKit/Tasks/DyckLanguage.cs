@@ -49,7 +49,8 @@ public sealed class DyckLanguage : ISyntheticTask
     /// <inheritdoc/>
     public TaskBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, n = SequenceLength;
         var coins = torch.rand(new[] { b, n }, generator: generator, device: dev).lt(0.5);                   // drawn up front: one call each
@@ -72,7 +73,7 @@ public sealed class DyckLanguage : ISyntheticTask
         var inputs = torch.cat(columns, 1);                                                                   // (B, N)
         var targets = torch.full(new[] { b, n }, SyntheticTasks.Ignore, ScalarType.Int64, dev);
         targets.narrow(1, 0, n - 1).copy_(inputs.narrow(1, 1, n - 1));                                       // 2.
-        return new TaskBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = targets.MoveToOuterDisposeScope() };
+        return new TaskBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = targets.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <inheritdoc/>

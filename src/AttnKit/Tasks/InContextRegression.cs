@@ -80,7 +80,8 @@ public sealed class InContextRegression
     /// <summary>A batch of <paramref name="batch"/> sequences drawn with <paramref name="generator"/>.</summary>
     public RegressionBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, n = SequenceLength, d = Dim;
         var w = torch.randn(new[] { b, d, 1L }, generator: generator, device: dev);                          // 1. (B, d, 1)
@@ -90,14 +91,14 @@ public sealed class InContextRegression
         var scored = torch.arange(n, ScalarType.Int64, dev).ge(Examples).unsqueeze(0).expand(b, n).contiguous(); // (B, N)
         var shown = y.masked_fill(scored, 0);                                                                // 3. queries carry no label
         var inputs = torch.cat([x, shown.unsqueeze(-1)], -1);                                                //    (B, N, d+1)
-        return new RegressionBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = y.MoveToOuterDisposeScope(), Scored = scored.MoveToOuterDisposeScope() };
+        return new RegressionBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = y.to(target).MoveToOuterDisposeScope(), Scored = scored.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <summary>A batch from a fresh generator seeded with <paramref name="seed"/>.</summary>
     public RegressionBatch Sample(int batch, long seed, Device? device = null)
     {
         var dev = device ?? Kit.Device;
-        using var generator = new Generator((ulong)seed, dev);
+        using var generator = new Generator((ulong)seed);
         return Sample(batch, generator, dev);
     }
 

@@ -46,7 +46,8 @@ public sealed class InductionHeads : ISyntheticTask
     /// <inheritdoc/>
     public TaskBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, l = Length, n = SequenceLength, v = VocabSize, slack = n - 2 * l;
         var perm = torch.rand(new[] { b, v }, generator: generator, device: dev).argsort(-1);                // 1. (B, V)
@@ -61,7 +62,7 @@ public sealed class InductionHeads : ISyntheticTask
         inputs.scatter_(1, first + offsets, segment).scatter_(1, second + offsets, segment);
         var targets = torch.full(new[] { b, n }, SyntheticTasks.Ignore, ScalarType.Int64, dev);
         targets.scatter_(1, second + offsets.narrow(1, 0, l - 1), segment.narrow(1, 1, l - 1));              // 4.
-        return new TaskBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = targets.MoveToOuterDisposeScope() };
+        return new TaskBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = targets.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <inheritdoc/>

@@ -52,7 +52,8 @@ public sealed class MultiQueryAssociativeRecall : ISyntheticTask
     /// <inheritdoc/>
     public TaskBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, p = Pairs, n = SequenceLength, slots = (n - 2 * p) / 2;
         var keys = SyntheticTasks.Distinct(b, Keys, p, generator, dev) + 1;                                   // 1. (B, P) in 1 … K
@@ -66,7 +67,7 @@ public sealed class MultiQueryAssociativeRecall : ISyntheticTask
         var qValues = values.gather(1, order);
         inputs.scatter_(1, at, qKeys).scatter_(1, at + 1, qValues);
         var targets = torch.full(new[] { b, n }, SyntheticTasks.Ignore, ScalarType.Int64, dev).scatter_(1, at, qValues); // 4.
-        return new TaskBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = targets.MoveToOuterDisposeScope() };
+        return new TaskBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = targets.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <inheritdoc/>

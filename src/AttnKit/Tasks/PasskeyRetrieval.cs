@@ -59,7 +59,8 @@ public sealed class PasskeyRetrieval : ISyntheticTask
     /// <inheritdoc/>
     public TaskBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, n = SequenceLength, d = Digits;
         long fillers = VocabSize - FirstFiller;
@@ -75,7 +76,7 @@ public sealed class PasskeyRetrieval : ISyntheticTask
         inputs.narrow(1, n - d, d).copy_(key);
         var targets = torch.full(new[] { b, n }, SyntheticTasks.Ignore, ScalarType.Int64, dev);
         targets.narrow(1, n - d - 1, d).copy_(key);                                                                // 4.
-        return new TaskBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = targets.MoveToOuterDisposeScope() };
+        return new TaskBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = targets.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <inheritdoc/>

@@ -45,7 +45,8 @@ public sealed class PreviousToken : ISyntheticTask
     /// <inheritdoc/>
     public TaskBatch Sample(int batch, Generator generator, Device? device = null)
     {
-        var dev = SyntheticTasks.CheckSample(batch, generator, device);
+        var target = SyntheticTasks.CheckSample(batch, generator, device);
+        var dev = torch.CPU;                                                                                  // drawn on the CPU generator, then moved
         using var scope = torch.NewDisposeScope();
         long b = batch, n = SequenceLength;
         var inputs = torch.randint(0, VocabSize, new[] { b, n }, ScalarType.Int64, dev, generator: generator);  // 1. (B, N)
@@ -57,7 +58,7 @@ public sealed class PreviousToken : ISyntheticTask
             var scored = torch.zeros(new[] { b, n }, ScalarType.Bool, dev).scatter_(1, keep, torch.ones(new[] { b, (long)k }, ScalarType.Bool, dev));
             targets = targets.masked_fill(scored.logical_not(), SyntheticTasks.Ignore);
         }
-        return new TaskBatch { Inputs = inputs.MoveToOuterDisposeScope(), Targets = targets.MoveToOuterDisposeScope() };
+        return new TaskBatch { Inputs = inputs.to(target).MoveToOuterDisposeScope(), Targets = targets.to(target).MoveToOuterDisposeScope() };
     }
 
     /// <inheritdoc/>

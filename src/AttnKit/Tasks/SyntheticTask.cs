@@ -25,8 +25,8 @@ public sealed class TaskBatch : IDisposable
 
 /// <summary>
 /// A seeded synthetic token task: a generator of batches on a device and the metric that judges a model's logits
-/// on them. Every task draws a whole batch with tensor operations from a <see cref="Generator"/>, so the same seed
-/// gives the same batch, and large batches are made on the GPU.
+/// on them. Every task draws a whole batch with tensor operations from a CPU <see cref="Generator"/> (TorchSharp's
+/// generators are CPU generators) and moves it to the device, so the same seed gives the same batch on every device.
 /// </summary>
 public interface ISyntheticTask
 {
@@ -55,7 +55,7 @@ public static class SyntheticTasks
     {
         ArgumentNullException.ThrowIfNull(task);
         var dev = device ?? Kit.Device;
-        using var generator = new Generator((ulong)seed, dev);
+        using var generator = new Generator((ulong)seed);
         return task.Sample(batch, generator, dev);
     }
 
@@ -92,10 +92,9 @@ public static class SyntheticTasks
     {
         Check.Positive(batch, nameof(batch));
         ArgumentNullException.ThrowIfNull(generator);
-        var dev = device ?? Kit.Device;
-        if (generator.device.type != dev.type)
-            throw new ArgumentException($"{nameof(generator)}: expected a generator on {dev} like the batch, got one on {generator.device}", nameof(generator));
-        return dev;
+        if (generator.device.type != DeviceType.CPU)
+            throw new ArgumentException($"{nameof(generator)}: expected a CPU generator (tasks draw on the CPU and move the batch), got one on {generator.device}", nameof(generator));
+        return device ?? Kit.Device;
     }
 
     /// <summary>Checks logits for a task: (B, N, V) with N and V of the task.</summary>

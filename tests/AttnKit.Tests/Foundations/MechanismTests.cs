@@ -115,7 +115,7 @@ public class MechanismTests
         var s = T.Randn(2, 5, 8);
         var outputs = Enum.GetValues<SourceCombination>().Select(strategy =>
         {
-            torch.manual_seed(14);                                                          // the same weights for each
+            AttnKit.Core.Kit.Seed(14);                                                                   // the same weights for each (CPU and CUDA generators)
             using var layer = new MultiSourceCombination(8, 1, strategy, T.Dev);
             return layer.Forward(x, [s]).Output;
         }).ToList();

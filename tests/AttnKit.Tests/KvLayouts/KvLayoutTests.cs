@@ -52,7 +52,7 @@ public class KvLayoutTests
         using var model = Model(name);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var tokens = torch.randint(0, 37, [2, 12], ScalarType.Int64, T.Dev, generator: new Generator(3, T.Dev));
+        var tokens = torch.randint(0, 37, [2, 12], ScalarType.Int64, generator: new Generator(3)).to(T.Dev);
         var full = model.Forward(tokens);                                                  // (B, N, V)
         using var cache = model.NewCache();
         var chunks = new List<Tensor> { model.Forward(tokens.narrow(1, 0, 5), cache) };
@@ -69,7 +69,7 @@ public class KvLayoutTests
     public void Forward_with_a_cache_leaves_no_tensors_behind(string name)
     {
         using var model = Model(name);
-        using var tokens = torch.randint(0, 37, [1, 6], ScalarType.Int64, T.Dev, generator: new Generator(5, T.Dev));
+        using var tokens = torch.randint(0, 37, [1, 6], ScalarType.Int64, generator: new Generator(5)).to(T.Dev);
         using var cache = model.NewCache();
         using var one = tokens.narrow(1, 0, 1);
         using (var first = model.Forward(tokens, cache)) { }                               // layer states are created once, then replaced
@@ -110,7 +110,7 @@ public class KvLayoutTests
         using var mha = Model("mha");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, T.Dev, generator: new Generator(8, T.Dev));
+        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, generator: new Generator(8)).to(T.Dev);
         using var same = GqaConversion.ToGqa(mha, 4);
         T.Close(mha.Forward(tokens), same.Forward(tokens), 1e-6, "GQA with Hkv = Hq");
         using var mqa = GqaConversion.ToGqa(mha, 1);
@@ -134,7 +134,7 @@ public class KvLayoutTests
         using var source = Model(name);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var tokens = torch.randint(0, 37, [2, 10], ScalarType.Int64, T.Dev, generator: new Generator(4, T.Dev));
+        var tokens = torch.randint(0, 37, [2, 10], ScalarType.Int64, generator: new Generator(4)).to(T.Dev);
         var expected = source.Forward(tokens);
         using var mla = TransMla.ToMla(source);
         T.Close(expected, mla.Forward(tokens), 1e-5, "MLA from " + name);
@@ -160,7 +160,7 @@ public class KvLayoutTests
         using var model = Model("mla");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, T.Dev, generator: new Generator(6, T.Dev));
+        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, generator: new Generator(6)).to(T.Dev);
         var expected = model.Forward(tokens);
         foreach (var l in model.Layers) ((MultiHeadLatentAttention)l.Attention).Absorbed = true;
         T.Close(expected, model.Forward(tokens), 1e-5, "absorbed");
@@ -171,7 +171,7 @@ public class KvLayoutTests
     {
         using var model = Model("mla");
         using var scope = torch.NewDisposeScope();
-        var tokens = torch.randint(0, 37, [2, 7], ScalarType.Int64, T.Dev, generator: new Generator(9, T.Dev));
+        var tokens = torch.randint(0, 37, [2, 7], ScalarType.Int64, generator: new Generator(9)).to(T.Dev);
         var weights = model.parameters().ToArray();
         Tensor[] Grads(bool absorbed)
         {
@@ -192,7 +192,7 @@ public class KvLayoutTests
         using var model = Model("ccgqa");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, T.Dev, generator: new Generator(10, T.Dev));
+        var tokens = torch.randint(0, 37, [2, 9], ScalarType.Int64, generator: new Generator(10)).to(T.Dev);
         using var cache = model.NewCache();
         model.Forward(tokens.narrow(1, 0, 4), cache);
         var layer = (CompressedConvolutionalAttention)model.Layers[0].Attention;
@@ -304,7 +304,7 @@ public class KvLayoutTests
         using var noGrad = torch.no_grad();
         var source = gqa.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (n, p) in sqaFull.named_parameters()) p.copy_(source[n]);
-        var tokens = torch.randint(0, 37, [1, 7], ScalarType.Int64, T.Dev, generator: new Generator(1, T.Dev));
+        var tokens = torch.randint(0, 37, [1, 7], ScalarType.Int64, generator: new Generator(1)).to(T.Dev);
         T.Close(gqa.Forward(tokens), sqaFull.Forward(tokens), 1e-6, "SQA with Hq = H");
         var mha = KvLayoutAccounting.Cost(new LlamaAttention(Base, T.Dev), 32);
         var xsqa = KvLayoutAccounting.Cost(new SparseQueryAttention(Base, 1, 1, T.Dev), 32);
@@ -323,7 +323,7 @@ public class KvLayoutTests
         using var model = Model("cla");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var tokens = torch.randint(0, 37, [1, 6], ScalarType.Int64, T.Dev, generator: new Generator(2, T.Dev));
+        var tokens = torch.randint(0, 37, [1, 6], ScalarType.Int64, generator: new Generator(2)).to(T.Dev);
         using var cache = model.NewCache();
         model.Forward(tokens, cache);
         Assert.Equal([2L * 8 * 4 * 6, 0, 2L * 8 * 4 * 6], cache.Layers.Select(l => l.StorageBytes).ToArray());

@@ -128,8 +128,8 @@ public static class KvLayoutAccounting
         Check.Positive(tokens, nameof(tokens));
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var generator = new Generator(7, model.Device);
-        var ids = torch.randint(0, model.Config.VocabSize, [1, tokens], ScalarType.Int64, model.Device, generator: generator);
+        using var generator = new Generator(7);
+        var ids = torch.randint(0, model.Config.VocabSize, [1, tokens], ScalarType.Int64, generator: generator).to(model.Device);
         using var cache = model.NewCache();
         model.Forward(ids, cache);
         return cache.StorageBytes / (double)tokens;

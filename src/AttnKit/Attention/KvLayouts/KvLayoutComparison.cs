@@ -79,7 +79,7 @@ public static class KvLayoutComparison
             using var trainer = Trainer.ForTask(model, task, options);
             var spectra = spectrumSteps is null ? null : Spectra(model, trainer, spectrumSteps);
             var result = trainer.Train();
-            double accuracy = result.EvalMetric ?? trainer.Objective.Evaluate(model, options.EvalSequences, new torch.Generator((ulong)options.Seed + 7919, model.Device));
+            double accuracy = result.EvalMetric ?? trainer.Objective.Evaluate(model, options.EvalSequences, new torch.Generator((ulong)options.Seed + 7919));
             return new LayoutRow(spec.Name, spec.Paper, cost.Parameters, cost.KvElementsPerToken, measured,
                 cost.PrefillFlopsPerToken(prefillTokens), cost.DecodeFlopsPerToken(decodeContext), accuracy, result.FinalLoss)
             { Spectra = spectra, Model = keepModel ? model : null };

@@ -140,7 +140,7 @@ public sealed class Trainer : IDisposable
         using var scope = torch.NewDisposeScope();
         double lr = Options.LearningRateAt(step);                                                          // 1.
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-        using var generator = new Generator(DataSeed(step), device);
+        using var generator = new Generator(DataSeed(step));
         optimizer.zero_grad();
         if (mixed is not null) { mixed.Compute.zero_grad(); mixed.Pull(); }                               // 2.
         var (loss, metric) = objective.Step(ComputeModule, Options.BatchSize, generator);                  // 3.
@@ -181,7 +181,7 @@ public sealed class Trainer : IDisposable
         for (int i = 0; seen < Options.EvalSequences; i++)
         {
             int b = Math.Min(batch, Options.EvalSequences - seen);
-            using var generator = new Generator(EvalSeed(i), device);
+            using var generator = new Generator(EvalSeed(i));
             sum += objective.Evaluate(ComputeModule, b, generator) * b;
             seen += b;
         }
