@@ -48,7 +48,7 @@ public sealed class DecoderLayer : nn.Module
     {
         var (dev, dt) = (device ?? Kit.Device, dtype ?? Kit.DType);
         input_layernorm = new RmsNorm(config.ModelDim, config.NormEps, dev, dt);
-        self_attn = config.Attention?.Invoke(config, index) ?? new LlamaAttention(config, dev, dt);
+        self_attn = config.Attention is null ? new LlamaAttention(config, dev, dt) : Place(config.Attention(config, index), dev, dt);
         post_attention_layernorm = new RmsNorm(config.ModelDim, config.NormEps, dev, dt);
         mlp = config.MlpWidth > 0 ? new SwiGlu(config.ModelDim, config.MlpWidth, dev, dt) : null;
         RegisterComponents();
@@ -56,6 +56,15 @@ public sealed class DecoderLayer : nn.Module
 
     /// <summary>The attention module.</summary>
     public DecoderAttention Attention => self_attn;
+
+    /// <summary>A factory's module goes to the model's device and dtype (the factory makes it on the kit's).</summary>
+    private static DecoderAttention Place(DecoderAttention attention, Device device, ScalarType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(attention);
+        attention.to(device);
+        attention.to(dtype);
+        return attention;
+    }
 
     /// <summary>Runs the layer on the residual stream x (B, N, d).</summary>
     public Tensor Forward(Tensor x, AttentionStep step)
@@ -236,7 +245,11 @@ public sealed class TinyLm : nn.Module
             throw new ArgumentException($"{name}: expected a tensor on {dev} like the model, got one on {t.device}", name);
     }
 
-    /// <summary>Initialises as GPT-2 and Llama do: normal(0, 0.02) for embeddings and projections, the residual outputs scaled by 1/√(2·layers).</summary>
+    /// <summary>
+    /// Initialises as GPT-2 and Llama do: normal(0, 0.02) for embeddings and projections, the residual outputs scaled by
+    /// 1/√(2·layers). The draws come from the CPU generator (torch.manual_seed) and are copied to the device, so a seed
+    /// gives the same model on every device.
+    /// </summary>
     private void InitWeights()
     {
         using var noGrad = torch.no_grad();
@@ -246,7 +259,8 @@ public sealed class TinyLm : nn.Module
             if (name.EndsWith(".bias")) { p.zero_(); continue; }
             double std = 0.02;
             if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight")) std /= Math.Sqrt(2.0 * Config.Layers);
-            nn.init.normal_(p, 0, std);
+            using var scope = torch.NewDisposeScope();
+            p.copy_(torch.empty(p.shape, ScalarType.Float32).normal_(0, std));            // on the CPU: what nn.init.normal_ draws there
         }
     }
 }

@@ -58,7 +58,7 @@ public class KvLayoutTests
         var chunks = new List<Tensor> { model.Forward(tokens.narrow(1, 0, 5), cache) };
         for (int i = 5; i < 9; i++) chunks.Add(model.Forward(tokens.narrow(1, i, 1), cache));
         chunks.Add(model.Forward(tokens.narrow(1, 9, 3), cache));
-        T.Close(full, torch.cat(chunks, 1), 1e-5, $"{name}: cached logits");
+        T.Close(full, torch.cat(chunks, 1), T.Dev.type == DeviceType.CUDA ? 1e-4 : 1e-5, $"{name}: cached logits");   // cuDNN convolutions may use TF32 on CUDA
         Assert.Equal(model.KvBytesPerToken(4) * 2 * 12, cache.StorageBytes);               // fp32 · batch 2 · 12 tokens
         Assert.Equal(KvLayoutAccounting.Cost(model).KvElementsPerToken * 4, KvLayoutAccounting.MeasuredKvBytesPerToken(model, 7));
         Assert.True(T.RelRms(full.narrow(1, 0, 11), model.Forward(tokens.narrow(1, 0, 11)).narrow(1, 0, 11)) < 1e-5, "causal: later tokens do not change earlier logits");

@@ -49,7 +49,7 @@ public class SyntheticTaskTests
         using var batch = task.Sample(512, seed: 5, T.Dev);
         var oracle = nn.functional.one_hot(batch.Targets.clamp_min(0), task.VocabSize).to(ScalarType.Float32);  // (B, N, V) from the batch's own answers
         Assert.Equal(1.0, task.Score(oracle, batch));
-        var guess = torch.randn(new[] { 512L, task.SequenceLength, task.VocabSize }, generator: new Generator(9, T.Dev), device: T.Dev);
+        var guess = torch.randn(new[] { 512L, task.SequenceLength, task.VocabSize }, generator: new Generator(9)).to(T.Dev);
         double chance = Chance(task), score = task.Score(guess, batch);
         Assert.InRange(score, chance * 0.7, chance * 1.3 + 0.01);
     }
