@@ -106,42 +106,45 @@ public static class CrossAttentionFineTuning
         Check.Positive(fineTuneSteps, nameof(fineTuneSteps));
         Check.Positive(batch, nameof(batch));
         if (dim % 2 != 0) throw new ArgumentException($"{nameof(dim)}: expected an even width (two heads), got {dim}", nameof(dim));
-        using var scope = torch.NewDisposeScope();
-        using var gen = new Generator((ulong)seed);
-        var pi = torch.randperm(vocab, generator: gen);
-        var sigma = torch.randperm(vocab, generator: gen);
-        var parentTest = Batch(1024, pi, sigma, child: false, gen);
-        var childTest = Batch(1024, pi, sigma, child: true, gen);
-        torch.manual_seed(seed);
-        var model = new Translator(vocab, 6, dim);
-        Train(model, model.parameters(), pi, sigma, child: false, pretrainSteps, batch, gen);   // 3.
-        double parentAcc = Accuracy(model, parentTest);
-        var pretrained = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-        var scopes = Enum.GetValues<FineTuneScope>();
-        var acc = new double[scopes.Length];
-        var counts = new long[scopes.Length];
-        double untuned = 0;
-        for (int i = 0; i < scopes.Length; i++)
+        return SingleThreaded.Run(() =>
         {
-            model.load_state_dict(pretrained);
-            using (torch.no_grad())
+            using var scope = torch.NewDisposeScope();
+            using var gen = new Generator((ulong)seed);
+            var pi = torch.randperm(vocab, generator: gen);
+            var sigma = torch.randperm(vocab, generator: gen);
+            var parentTest = Batch(1024, pi, sigma, child: false, gen);
+            var childTest = Batch(1024, pi, sigma, child: true, gen);
+            torch.manual_seed(seed);
+            var model = new Translator(vocab, 6, dim);
+            Train(model, model.parameters(), pi, sigma, child: false, pretrainSteps, batch, gen);   // 3.
+            double parentAcc = Accuracy(model, parentTest);
+            var pretrained = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+            var scopes = Enum.GetValues<FineTuneScope>();
+            var acc = new double[scopes.Length];
+            var counts = new long[scopes.Length];
+            double untuned = 0;
+            for (int i = 0; i < scopes.Length; i++)
             {
-                torch.manual_seed(seed + 1);
-                model.Source.weight!.copy_(torch.randn(vocab, dim));                         // 4. a fresh source vocabulary
+                model.load_state_dict(pretrained);
+                using (torch.no_grad())
+                {
+                    torch.manual_seed(seed + 1);
+                    model.Source.weight!.copy_(torch.randn(vocab, dim));                         // 4. a fresh source vocabulary
+                }
+                if (i == 0) untuned = Accuracy(model, childTest);
+                var trained = scopes[i] switch
+                {
+                    FineTuneScope.EmbeddingsOnly => model.Source.parameters().ToList(),
+                    FineTuneScope.CrossAttention => model.Source.parameters().Concat(model.Cross.parameters()).ToList(),
+                    _ => model.parameters().ToList(),
+                };
+                counts[i] = trained.Sum(p => p.numel());
+                Train(model, trained, pi, sigma, child: true, fineTuneSteps, batch, gen);
+                acc[i] = Accuracy(model, childTest);                                             // 5.
             }
-            if (i == 0) untuned = Accuracy(model, childTest);
-            var trained = scopes[i] switch
-            {
-                FineTuneScope.EmbeddingsOnly => model.Source.parameters().ToList(),
-                FineTuneScope.CrossAttention => model.Source.parameters().Concat(model.Cross.parameters()).ToList(),
-                _ => model.parameters().ToList(),
-            };
-            counts[i] = trained.Sum(p => p.numel());
-            Train(model, trained, pi, sigma, child: true, fineTuneSteps, batch, gen);
-            acc[i] = Accuracy(model, childTest);                                             // 5.
-        }
-        long total = model.parameters().Sum(p => p.numel());
-        return new CrossAttentionFineTuningResult(parentAcc, untuned, scopes, acc, counts, total);
+            long total = model.parameters().Sum(p => p.numel());
+            return new CrossAttentionFineTuningResult(parentAcc, untuned, scopes, acc, counts, total);
+        });
     }
 
     private static void Train(Translator model, IEnumerable<Parameter> trained, Tensor pi, Tensor sigma, bool child, int steps, int batch, Generator gen)

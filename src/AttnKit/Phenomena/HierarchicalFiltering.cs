@@ -114,7 +114,7 @@ public sealed class HierarchicalFiltering
     }
 
     /// <summary>Steps 4–5 for each filtering level in <paramref name="levels"/>.</summary>
-    public HierarchicalFilteringResult Run(int[] levels, int steps = 250, int batch = 128, int dim = 32, int testSize = 4096, int seed = 0)
+    public HierarchicalFilteringResult Run(int[] levels, int steps = 600, int batch = 128, int dim = 32, int testSize = 4096, int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(levels);
         foreach (var k in levels) CheckLevel(k);
@@ -123,36 +123,39 @@ public sealed class HierarchicalFiltering
         Check.Positive(dim, nameof(dim));
         Check.Positive(testSize, nameof(testSize));
         if (dim % 2 != 0) throw new ArgumentException($"{nameof(dim)}: expected an even width (two heads), got {dim}", nameof(dim));
-        using var scope = torch.NewDisposeScope();
-        using var gen = new Generator((ulong)(seed + 1));
-        var full = Sample(testSize, 0, gen);
-        var (bp, tr, trFull, bpFull) = (new double[levels.Length], new double[levels.Length], new double[levels.Length], new double[levels.Length]);
-        for (int i = 0; i < levels.Length; i++)
+        return SingleThreaded.Run(() =>
         {
-            using var inner = torch.NewDisposeScope();
-            int k = levels[i];
-            var test = Sample(testSize, k, gen);
-            bp[i] = Acc(RootPosterior(test.Leaves, k), test.Roots);                         // 3.
-            bpFull[i] = Acc(RootPosterior(full.Leaves, k), full.Roots);
-            torch.manual_seed(seed * 100 + i);
-            var net = new Encoder(Symbols, 1 << Depth, dim);
-            using var opt = torch.optim.Adam(net.parameters(), 0.003);
-            for (int step = 0; step < steps; step++)
+            using var scope = torch.NewDisposeScope();
+            using var gen = new Generator((ulong)(seed + 1));
+            var full = Sample(testSize, 0, gen);
+            var (bp, tr, trFull, bpFull) = (new double[levels.Length], new double[levels.Length], new double[levels.Length], new double[levels.Length]);
+            for (int i = 0; i < levels.Length; i++)
             {
-                using var s = torch.NewDisposeScope();
-                var (roots, leaves) = Sample(batch, k, gen);
-                var loss = nn.functional.cross_entropy(net.Logits(leaves), roots);          // 4.
-                opt.zero_grad();
-                loss.backward();
-                opt.step();
+                using var inner = torch.NewDisposeScope();
+                int k = levels[i];
+                var test = Sample(testSize, k, gen);
+                bp[i] = Acc(RootPosterior(test.Leaves, k), test.Roots);                         // 3.
+                bpFull[i] = Acc(RootPosterior(full.Leaves, k), full.Roots);
+                torch.manual_seed(seed * 100 + i);
+                var net = new Encoder(Symbols, 1 << Depth, dim);
+                using var opt = torch.optim.Adam(net.parameters(), 0.005);
+                for (int step = 0; step < steps; step++)
+                {
+                    using var s = torch.NewDisposeScope();
+                    var (roots, leaves) = Sample(batch, k, gen);
+                    var loss = nn.functional.cross_entropy(net.Logits(leaves), roots);          // 4.
+                    opt.zero_grad();
+                    loss.backward();
+                    opt.step();
+                }
+                using (torch.no_grad())
+                {
+                    tr[i] = Acc(net.Logits(test.Leaves), test.Roots);                           // 5.
+                    trFull[i] = Acc(net.Logits(full.Leaves), full.Roots);
+                }
             }
-            using (torch.no_grad())
-            {
-                tr[i] = Acc(net.Logits(test.Leaves), test.Roots);                           // 5.
-                trFull[i] = Acc(net.Logits(full.Leaves), full.Roots);
-            }
-        }
-        return new HierarchicalFilteringResult(levels, bp, tr, trFull, bpFull);
+            return new HierarchicalFilteringResult(levels, bp, tr, trFull, bpFull);
+        });
     }
 
     private static double Acc(Tensor scores, Tensor roots) => scores.argmax(-1).eq(roots).to_type(ScalarType.Float32).mean().item<float>();

@@ -64,7 +64,7 @@ public static class RankSeparation
     }
 
     /// <summary>Steps 1–4 for each (heads, rank) pair, with <paramref name="keys"/> keys in dimension <paramref name="dim"/>.</summary>
-    public static RankSeparationPoint[] Run((int Heads, int Rank)[] configs, int dim = 8, int keys = 6, int steps = 200, int batch = 128, int seed = 0)
+    public static RankSeparationPoint[] Run((int Heads, int Rank)[] configs, int dim = 8, int keys = 6, int steps = 300, int batch = 128, int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(configs);
         Check.Positive(dim, nameof(dim));
@@ -76,33 +76,36 @@ public static class RankSeparation
             Check.Positive(h, nameof(configs));
             if (r < 1 || r > dim) throw new ArgumentException($"{nameof(configs)}: expected ranks in 1…{dim}, got {r}", nameof(configs));
         }
-        var result = new RankSeparationPoint[configs.Length];
-        using var testGen = new Generator((ulong)(seed + 7919));
-        var (ty, tx, tt) = Batch(1024, keys, dim, testGen);
-        using (ty) using (tx) using (tt)
+        return SingleThreaded.Run(() =>
         {
-            for (int i = 0; i < configs.Length; i++)
+            var result = new RankSeparationPoint[configs.Length];
+            using var testGen = new Generator((ulong)(seed + 7919));
+            var (ty, tx, tt) = Batch(1024, keys, dim, testGen);
+            using (ty) using (tx) using (tt)
             {
-                var (h, r) = configs[i];
-                using var scope = torch.NewDisposeScope();
-                using var gen = new Generator((ulong)(seed * 100 + i));
-                var a = new TorchSharp.Modules.Parameter(torch.randn([h, dim, r], generator: gen) / Math.Sqrt(r));
-                var b = new TorchSharp.Modules.Parameter(torch.randn([h, dim, r], generator: gen) / Math.Sqrt(r));
-                var u = new TorchSharp.Modules.Parameter(torch.eye(dim).expand(h, dim, dim) / h + torch.randn([h, dim, dim], generator: gen) * 0.01);
-                using var opt = torch.optim.Adam([a, b, u], 0.02);
-                for (int step = 0; step < steps; step++)
+                for (int i = 0; i < configs.Length; i++)
                 {
-                    using var inner = torch.NewDisposeScope();
-                    var (y, x, t) = Batch(batch, keys, dim, gen);
-                    var loss = (Forward(a, b, u, y, x) - t).square().sum(-1).mean();              // 3.
-                    opt.zero_grad();
-                    loss.backward();
-                    opt.step();
+                    var (h, r) = configs[i];
+                    using var scope = torch.NewDisposeScope();
+                    using var gen = new Generator((ulong)(seed * 100 + i));
+                    var a = new TorchSharp.Modules.Parameter(torch.randn([h, dim, r], generator: gen) / Math.Sqrt(r));
+                    var b = new TorchSharp.Modules.Parameter(torch.randn([h, dim, r], generator: gen) / Math.Sqrt(r));
+                    var u = new TorchSharp.Modules.Parameter(torch.eye(dim).expand(h, dim, dim) / h + torch.randn([h, dim, dim], generator: gen) * 0.01);
+                    using var opt = torch.optim.Adam([a, b, u], 0.02);
+                    for (int step = 0; step < steps; step++)
+                    {
+                        using var inner = torch.NewDisposeScope();
+                        var (y, x, t) = Batch(batch, keys, dim, gen);
+                        var loss = (Forward(a, b, u, y, x) - t).square().sum(-1).mean();              // 3.
+                        opt.zero_grad();
+                        loss.backward();
+                        opt.step();
+                    }
+                    using (torch.no_grad())
+                        result[i] = new RankSeparationPoint(h, r, (Forward(a, b, u, ty, tx) - tt).square().sum(-1).mean().item<float>()); // 4.
                 }
-                using (torch.no_grad())
-                    result[i] = new RankSeparationPoint(h, r, (Forward(a, b, u, ty, tx) - tt).square().sum(-1).mean().item<float>()); // 4.
             }
-        }
-        return result;
+            return result;
+        });
     }
 }

@@ -39,22 +39,25 @@ public static class SingleLayerApproximation
         Check.Positive(outDim, nameof(outDim));
         Check.Positive(steps, nameof(steps));
         if (dim % 2 != 0) throw new ArgumentException($"{nameof(dim)}: expected an even width (two heads), got {dim}", nameof(dim));
-        using var scope = torch.NewDisposeScope();
-        using var gen = new Generator((ulong)seed);
-        if (Math.Pow(vocab, tokens) < sequences) throw new ArgumentException($"{nameof(sequences)}: expected at most vocab^tokens = {Math.Pow(vocab, tokens)} distinct sequences, got {sequences}", nameof(sequences));
-        var code = torch.randperm((long)Math.Pow(vocab, tokens), generator: gen)[..sequences].unsqueeze(1); // 1. distinct sequences (S, 1)
-        var place = torch.pow(torch.tensor((long)vocab), torch.arange(tokens));                        //    (n)
-        var ids = code.div(place, rounding_mode: RoundingMode.floor).remainder(vocab);                  //    (S, n)
-        var x = torch.randn([vocab, dim], generator: gen)[ids] + torch.randn([tokens, dim], generator: gen); // (S, n, d)
-        var y = torch.randn([sequences, tokens, outDim], generator: gen);                               //    (S, n, out)
-        var err = new double[widths.Length];
-        var plain = new double[widths.Length];
-        for (int i = 0; i < widths.Length; i++)
+        return SingleThreaded.Run(() =>
         {
-            err[i] = Fit(x, y, widths[i], attention: true, steps, seed * 1000 + i);
-            plain[i] = Fit(x, y, widths[i], attention: false, steps, seed * 1000 + i);
-        }
-        return new SingleLayerApproximationResult(widths, err, plain);
+            using var scope = torch.NewDisposeScope();
+            using var gen = new Generator((ulong)seed);
+            if (Math.Pow(vocab, tokens) < sequences) throw new ArgumentException($"{nameof(sequences)}: expected at most vocab^tokens = {Math.Pow(vocab, tokens)} distinct sequences, got {sequences}", nameof(sequences));
+            var code = torch.randperm((long)Math.Pow(vocab, tokens), generator: gen)[..sequences].unsqueeze(1); // 1. distinct sequences (S, 1)
+            var place = torch.pow(torch.tensor((long)vocab), torch.arange(tokens));                        //    (n)
+            var ids = code.div(place, rounding_mode: RoundingMode.floor).remainder(vocab);                  //    (S, n)
+            var x = torch.randn([vocab, dim], generator: gen)[ids] + torch.randn([tokens, dim], generator: gen); // (S, n, d)
+            var y = torch.randn([sequences, tokens, outDim], generator: gen);                               //    (S, n, out)
+            var err = new double[widths.Length];
+            var plain = new double[widths.Length];
+            for (int i = 0; i < widths.Length; i++)
+            {
+                err[i] = Fit(x, y, widths[i], attention: true, steps, seed * 1000 + i);
+                plain[i] = Fit(x, y, widths[i], attention: false, steps, seed * 1000 + i);
+            }
+            return new SingleLayerApproximationResult(widths, err, plain);
+        });
     }
 
     private static double Fit(Tensor x, Tensor y, int width, bool attention, int steps, int seed)
