@@ -40,9 +40,13 @@ public sealed record CrossAttentionFineTuningResult(double ParentAccuracy, doubl
 /// 4. replace the source embedding by a fresh one for the child vocabulary; from the pretrained weights, fine-tune
 ///    each <see cref="FineTuneScope"/> for the same steps;
 /// 5. report next-token accuracy with the reference prefix on held-out child data, and each scope's parameter count.
+/// Everything runs on the CPU, single-threaded: the model is far too small for a GPU or for threads to pay.
 /// </summary>
 public static class CrossAttentionFineTuning
 {
+    /// <summary>The sentence length n of both languages.</summary>
+    public const int Length = 6;
+
     private sealed class Translator : nn.Module
     {
         public readonly Embedding Source, Target;
@@ -90,7 +94,7 @@ public static class CrossAttentionFineTuning
         Check.Dim(sigma, 0, pi.shape[0], nameof(sigma), "V like pi");
         using var scope = torch.NewDisposeScope();
         long v = pi.shape[0];
-        var s = torch.randint(v, [batch, 6], generator: generator);                       // 1. (B, n)
+        var s = torch.randint(v, [batch, Length], generator: generator);                       // 1. (B, n)
         var target = pi[s].flip(1);                                                       //    (B, n)
         var source = child ? sigma[s].flip(1) : s;
         var decoderIn = torch.cat([torch.full([batch, 1], v, ScalarType.Int64), target[.., ..^1]], 1); // BOS first (B, n)
@@ -115,7 +119,7 @@ public static class CrossAttentionFineTuning
             var parentTest = Batch(1024, pi, sigma, child: false, gen);
             var childTest = Batch(1024, pi, sigma, child: true, gen);
             torch.manual_seed(seed);
-            var model = new Translator(vocab, 6, dim);
+            var model = new Translator(vocab, Length, dim);
             Train(model, model.parameters(), pi, sigma, child: false, pretrainSteps, batch, gen);   // 3.
             double parentAcc = Accuracy(model, parentTest);
             var pretrained = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
@@ -139,6 +143,8 @@ public static class CrossAttentionFineTuning
                     _ => model.parameters().ToList(),
                 };
                 counts[i] = trained.Sum(p => p.numel());
+            var keep = new HashSet<Parameter>(trained);
+            foreach (var p in model.parameters()) p.requires_grad = keep.Contains(p);               // frozen: no gradient at all
                 Train(model, trained, pi, sigma, child: true, fineTuneSteps, batch, gen);
                 acc[i] = Accuracy(model, childTest);                                             // 5.
             }
@@ -156,12 +162,10 @@ public static class CrossAttentionFineTuning
             var (src, din, tgt) = Batch(batch, pi, sigma, child, gen);
             var logits = model.Logits(src, din);                                             // (B, n, V)
             var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), tgt.reshape(-1));
-            opt.zero_grad();                                    // zero_grad only touches the scope's parameters,
-            model.zero_grad();                                  // so clear the frozen ones' gradients too
+            opt.zero_grad();
             loss.backward();
             opt.step();
         }
-        model.zero_grad();
     }
 
     private static double Accuracy(Translator model, (Tensor Source, Tensor DecoderIn, Tensor Target) data)

@@ -31,8 +31,9 @@ public sealed record HierarchicalFilteringResult(int[] Levels, double[] BeliefPr
 /// 4. a two-layer transformer encoder (token + position embeddings, mean pooling, linear readout) trained on fresh
 ///    k-filtered samples to classify the root;
 /// 5. report both accuracies per k, on k-filtered and on unfiltered test data.
+/// Everything runs on the CPU, single-threaded: the model is far too small for a GPU or for threads to pay.
 /// </summary>
-public sealed class HierarchicalFiltering
+public sealed class HierarchicalFiltering : IDisposable
 {
     /// <summary>Symbols q.</summary>
     public int Symbols { get; }
@@ -157,6 +158,9 @@ public sealed class HierarchicalFiltering
             return new HierarchicalFilteringResult(levels, bp, tr, trFull, bpFull);
         });
     }
+
+    /// <summary>Frees the transition tensor.</summary>
+    public void Dispose() => Transitions.Dispose();
 
     private static double Acc(Tensor scores, Tensor roots) => scores.argmax(-1).eq(roots).to_type(ScalarType.Float32).mean().item<float>();
 

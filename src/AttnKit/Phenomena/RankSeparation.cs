@@ -22,6 +22,7 @@ public sealed record RankSeparationPoint(int Heads, int Rank, double Error);
 ///    (its value-output map);
 /// 3. fit by Adam on fresh batches, minimising the mean ‖f − x_nn‖²;
 /// 4. report the error on a fixed test batch, for each (H, r).
+/// Everything runs on the CPU, single-threaded: the models are far too small for a GPU or for threads to pay.
 /// </summary>
 public static class RankSeparation
 {

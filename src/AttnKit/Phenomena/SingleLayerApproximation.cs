@@ -24,6 +24,7 @@ public sealed record SingleLayerApproximationResult(int[] Widths, double[] Error
 /// 2. model: Z = X + MHA(X) (one self-attention layer), F = ReLU(Z W₁ + b₁) W₂ + b₂ (one MLP of width w);
 /// 3. train every parameter full-batch with Adam on the mean squared error;
 /// 4. report ‖F − Y‖² / ‖Y‖² per width, with and without the attention layer.
+/// Everything runs on the CPU, single-threaded: the models are far too small for a GPU or for threads to pay.
 /// </summary>
 public static class SingleLayerApproximation
 {

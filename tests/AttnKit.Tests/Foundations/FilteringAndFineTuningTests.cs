@@ -50,7 +50,7 @@ public class FilteringAndFineTuningTests
     [Fact]
     public void Belief_propagation_matches_brute_force_enumeration_at_every_filtering_level()
     {
-        var g = new HierarchicalFiltering(symbols: 3, depth: 2, seed: 5);
+        using var g = new HierarchicalFiltering(symbols: 3, depth: 2, seed: 5);
         using var gen = new Generator(9);
         for (int k = 0; k <= 2; k++)
         {
@@ -61,13 +61,15 @@ public class FilteringAndFineTuningTests
                 var expected = BruteForcePosterior(g, leaves[i].data<long>().ToArray(), k);
                 T.Close(torch.tensor(expected.Select(v => (float)v).ToArray()), bp[i], 1e-4, $"k={k} sample {i}");
             }
+            T.NoLeak(() => [g.RootPosterior(leaves, k)]);
+            T.NoLeak(() => { var (r, l) = g.Sample(3, k, gen); return [r, l, g.LevelMarginals(k)]; });
         }
     }
 
     [Fact]
     public void At_the_top_filtering_level_the_leaves_are_independent_given_the_root()
     {
-        var g = new HierarchicalFiltering(symbols: 3, depth: 2, seed: 5);
+        using var g = new HierarchicalFiltering(symbols: 3, depth: 2, seed: 5);
         using var gen = new Generator(11);
         var (roots, leaves) = g.Sample(60000, 2, gen);
         var sel = roots.eq(0);
@@ -81,7 +83,7 @@ public class FilteringAndFineTuningTests
     public void A_small_transformer_reaches_the_belief_propagation_optimum_at_each_filtering_level()
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var g = new HierarchicalFiltering(symbols: 4, depth: 3, seed: 0);
+        using var g = new HierarchicalFiltering(symbols: 4, depth: 3, seed: 0);
         var r = g.Run([0, 3]);
         output.WriteLine($"BP {string.Join(", ", r.BeliefPropagation.Select(v => v.ToString("F3")))}; transformer {string.Join(", ", r.Transformer.Select(v => v.ToString("F3")))}; on full: tr {string.Join(", ", r.TransformerOnFull.Select(v => v.ToString("F3")))} bp {string.Join(", ", r.BeliefPropagationOnFull.Select(v => v.ToString("F3")))} in {sw.ElapsedMilliseconds} ms");
         for (int i = 0; i < r.Levels.Length; i++)
@@ -94,7 +96,7 @@ public class FilteringAndFineTuningTests
     [Fact]
     public void Hierarchical_filtering_rejects_bad_input()
     {
-        var g = new HierarchicalFiltering(symbols: 3, depth: 2);
+        using var g = new HierarchicalFiltering(symbols: 3, depth: 2);
         Assert.Throws<ArgumentException>(() => g.Sample(4, 3));
         Assert.Throws<ArgumentException>(() => g.LevelMarginals(-1));
         Assert.Throws<ArgumentException>(() => g.RootPosterior(torch.zeros(4, 5, ScalarType.Int64), 0));
@@ -114,6 +116,7 @@ public class FilteringAndFineTuningTests
         Assert.True(cross > all - 0.1, $"cross-attention {cross:F3} vs everything {all:F3}");
         Assert.True(cross > emb + 0.1, $"cross-attention {cross:F3} vs embeddings only {emb:F3}");
         Assert.True(r.TrainedParameters[1] < 0.5 * r.TrainedParameters[2], "cross-attention plus embeddings is a fraction of the model");
+        Assert.Equal(r.TotalParameters, r.TrainedParameters[2]);
     }
 
     [Fact]

@@ -30,6 +30,9 @@ public class RankAndApproximationTests
         var a = (torch.eye(16) * 200).unsqueeze(0);                                         // one head, W = 200·I, U = I
         var err = (RankSeparation.Forward(a, torch.eye(16).unsqueeze(0), torch.eye(16).unsqueeze(0), y, x) - t).square().sum(-1).mean().item<float>();
         Assert.True(err < 0.02, $"a full-rank head with a large scale is the nearest neighbour: error {err}");
+        var eye = torch.eye(16).unsqueeze(0);
+        T.NoLeak(() => [RankSeparation.Forward(a, eye, eye, y, x)]);
+        T.NoLeak(() => { var (b1, b2, b3) = RankSeparation.Batch(4, 3, 5); return [b1, b2, b3]; });
     }
 
     [Fact]
