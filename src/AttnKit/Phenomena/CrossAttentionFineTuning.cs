@@ -92,6 +92,8 @@ public static class CrossAttentionFineTuning
         Check.Rank(pi, 1, nameof(pi), "(V)");
         Check.Rank(sigma, 1, nameof(sigma), "(V)");
         Check.Dim(sigma, 0, pi.shape[0], nameof(sigma), "V like pi");
+        if (pi.dtype != ScalarType.Int64 || sigma.dtype != ScalarType.Int64)
+            throw new ArgumentException($"{nameof(pi)}, {nameof(sigma)}: expected Int64 permutations, got {pi.dtype} and {sigma.dtype}", nameof(pi));
         using var scope = torch.NewDisposeScope();
         long v = pi.shape[0];
         var s = torch.randint(v, [batch, Length], generator: generator);                       // 1. (B, n)

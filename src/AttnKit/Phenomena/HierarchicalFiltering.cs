@@ -97,6 +97,15 @@ public sealed class HierarchicalFiltering : IDisposable
     {
         Check.Rank(leaves, 2, nameof(leaves), "(B, 2^depth)");
         Check.Dim(leaves, 1, 1L << Depth, nameof(leaves), "2^depth leaves");
+        if (leaves.dtype != ScalarType.Int64) throw new ArgumentException($"{nameof(leaves)}: expected Int64 symbol ids, got {leaves.dtype}", nameof(leaves));
+        if (leaves.device_type != DeviceType.CPU) throw new ArgumentException($"{nameof(leaves)}: expected a CPU tensor like the grammar, got one on {leaves.device}", nameof(leaves));
+        if (leaves.numel() > 0)
+        {
+            using var lo = leaves.min();
+            using var hi = leaves.max();
+            if (lo.item<long>() < 0 || hi.item<long>() >= Symbols)
+                throw new ArgumentException($"{nameof(leaves)}: expected symbols in 0…{Symbols - 1}, got {lo.item<long>()}…{hi.item<long>()}", nameof(leaves));
+        }
         CheckLevel(k);
         using var scope = torch.NewDisposeScope();
         var m = nn.functional.one_hot(leaves, Symbols).to_type(ScalarType.Float64);         // (B, 2^depth, q)
@@ -106,7 +115,7 @@ public sealed class HierarchicalFiltering : IDisposable
             var l = m[.., TensorIndex.Slice(0, null, 2)];                                   // (B, w/2, q)
             var r = m[.., TensorIndex.Slice(1, null, 2)];
             m = torch.einsum("xbc,nwb,nwc->nwx", t, l, r);                                  // 3. (B, w/2, q)
-            m = m / m.sum(-1, keepdim: true).clamp_min(1e-300);                              // rescale (does not change the argmax)
+            m = m / m.sum(-1, keepdim: true).clamp_min(1e-300);                              // rescale per node: a factor that does not depend on the root, so the posterior is unchanged
         }
         var marg = LevelMarginals(k).to_type(ScalarType.Float64);                           // (2^k, q_root, q)
         var perNode = torch.einsum("jax,njx->nja", marg, m);                                 // (B, 2^k, q_root)

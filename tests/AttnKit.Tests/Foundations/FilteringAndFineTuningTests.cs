@@ -100,6 +100,8 @@ public class FilteringAndFineTuningTests
         Assert.Throws<ArgumentException>(() => g.Sample(4, 3));
         Assert.Throws<ArgumentException>(() => g.LevelMarginals(-1));
         Assert.Throws<ArgumentException>(() => g.RootPosterior(torch.zeros(4, 5, ScalarType.Int64), 0));
+        Assert.Throws<ArgumentException>(() => g.RootPosterior(torch.zeros(4, 4), 0));
+        Assert.Throws<ArgumentException>(() => g.RootPosterior(torch.full(4, 4, 3L), 0));
         Assert.Throws<ArgumentException>(() => g.Run([0], dim: 7));
         Assert.Throws<ArgumentException>(() => new HierarchicalFiltering(symbols: 0));
     }
@@ -125,5 +127,6 @@ public class FilteringAndFineTuningTests
         Assert.Throws<ArgumentException>(() => CrossAttentionFineTuning.Run(dim: 7));
         Assert.Throws<ArgumentException>(() => CrossAttentionFineTuning.Run(pretrainSteps: 0));
         Assert.Throws<ArgumentException>(() => CrossAttentionFineTuning.Batch(4, torch.arange(5), torch.arange(6), true));
+        Assert.Throws<ArgumentException>(() => CrossAttentionFineTuning.Batch(4, torch.arange(5).to_type(ScalarType.Float32), torch.arange(5), true));
     }
 }
