@@ -187,6 +187,7 @@ public sealed class PolicyCache : LayerCache
         keys = values = positions = valid = null;
         foreach (var (t, _) in state.Values) t.Dispose();
         state.Clear();
+        Scorer.Reset();
         Seen = 0; step = 0; prefillLength = 0; Compressions = 0;
     }
 

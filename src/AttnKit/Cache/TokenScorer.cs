@@ -26,6 +26,9 @@ public abstract class TokenScorer
 
     /// <summary>Whether <see cref="Expired"/> can drop tokens, so that the cache compresses at every update.</summary>
     public virtual bool Expires => false;
+
+    /// <summary>Forgets what the scorer keeps outside the cache's per-slot state (and frees its tensors); the cache calls it when it is reset or disposed.</summary>
+    public virtual void Reset() { }
 }
 
 /// <summary>What a scorer sees at one update: the held tokens (new ones included), the new queries, the attention weights, and its per-slot state.</summary>

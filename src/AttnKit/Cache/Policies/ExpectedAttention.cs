@@ -57,6 +57,13 @@ public sealed class ExpectedAttention : TokenScorer
     }
 
     /// <inheritdoc/>
+    public override void Reset()
+    {
+        history?.Dispose();
+        history = null;
+    }
+
+    /// <inheritdoc/>
     public override Tensor Score(PolicyContext context)
     {
         if (history is null) throw new InvalidOperationException("Expected Attention scores after it has seen queries");
