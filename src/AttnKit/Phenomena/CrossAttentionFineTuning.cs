@@ -61,9 +61,9 @@ public static class CrossAttentionFineTuning
             Target = nn.Embedding(vocab + 1, dim);                      // the last id is BOS
             SourcePositions = new Parameter(torch.randn(tokens, dim) * 0.5);
             TargetPositions = new Parameter(torch.randn(tokens, dim) * 0.5);
-            EncoderSelf = new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2));
-            DecoderSelf = new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2));
-            Cross = new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2));
+            EncoderSelf = new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2), torch.CPU, ScalarType.Float32);
+            DecoderSelf = new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2), torch.CPU, ScalarType.Float32);
+            Cross = new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2), torch.CPU, ScalarType.Float32);
             EncoderMlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim));
             DecoderMlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim));
             Out = nn.Linear(dim, vocab);

@@ -192,7 +192,7 @@ public sealed class HierarchicalFiltering : IDisposable
         {
             tokens = nn.Embedding(symbols, dim);
             positions = new Parameter(torch.randn(length, dim) * 0.5);
-            attn = nn.ModuleList(new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2)), new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2)));
+            attn = nn.ModuleList(new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2), torch.CPU, ScalarType.Float32), new MultiHeadAttention(new MultiHeadAttentionConfig(dim, 2), torch.CPU, ScalarType.Float32));
             mlp = nn.ModuleList(Enumerable.Range(0, 2).Select(_ => nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim))).ToArray());
             norms = nn.ModuleList(Enumerable.Range(0, 4).Select(_ => nn.LayerNorm(dim)).ToArray());
             readout = nn.Linear(dim, symbols);

@@ -66,7 +66,7 @@ public static class SingleLayerApproximation
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(seed);
         int d = (int)x.shape[2];
-        var mha = new MultiHeadAttention(new MultiHeadAttentionConfig(d, 2));
+        var mha = new MultiHeadAttention(new MultiHeadAttentionConfig(d, 2), torch.CPU, ScalarType.Float32);
         var w1 = nn.Linear(d, width);
         var w2 = nn.Linear(width, y.shape[2]);
         var ps = w1.parameters().Concat(w2.parameters()).ToList();
