@@ -65,9 +65,11 @@ public static class ScaledDotProductAttention
     }
 
     /// <summary>
-    /// The fused path: libtorch's scaled_dot_product_attention. A causal mask with Nq = Nk becomes the kernel's causal
-    /// flag; other masks and biases become its attn_mask; grouped key/value heads are served by folding each group of
-    /// query heads into the token axis; a fully masked query row gives zeros, as in the reference.
+    /// The fused path: libtorch's scaled_dot_product_attention through <see cref="FusedKernels"/> (grouped key/value heads
+    /// read in place, the scale inside the kernel). A causal mask with Nq = Nk becomes the kernel's causal flag, and
+    /// one whose queries see every key (a decoding step) needs no mask; sliding-window, prefix-LM and document masks take
+    /// <see cref="StructuredMaskAttention"/>; other masks and biases become the kernel's attn_mask; a fully masked query
+    /// row gives zeros, as in the reference.
     /// </summary>
     /// <exception cref="ArgumentException">Bad inputs, or options the fused kernel cannot compute (see <see cref="CanFuse"/>).</exception>
     public static Tensor Fused(Tensor q, Tensor k, Tensor v, AttentionOptions? options = null)
@@ -77,24 +79,15 @@ public static class ScaledDotProductAttention
         if (!CanFuse(options))
             throw new ArgumentException("options: the fused path cannot apply a score modifier or return weights or log-sum-exp; use Reference or Compute", nameof(options));
         using var scope = torch.NewDisposeScope();
-        long[] qShape = q.shape, kShape = k.shape;
-        var (batch, hq, nq, d) = (qShape[0], qShape[1], qShape[2], qShape[3]);
-        var (hkv, nk, dv) = (kShape[1], kShape[2], v.shape[3]);
-        var qs = options.Scale is double scale ? q * (scale * Math.Sqrt(d)) : q;       // the kernel scales by 1/√D itself
+        long nq = q.shape[2], nk = k.shape[2];
+        double? scale = options.Scale;
 
         var kind = options.Mask?.Kind ?? MaskKind.Full;
         bool everyKeyVisible = kind == MaskKind.Full || (kind == MaskKind.Causal && offset >= nk - 1);
         if (options.MaskTensor is null && options.Bias is null && (everyKeyVisible || (kind == MaskKind.Causal && nq == nk && offset == 0)))
-        {
-            bool causal = !everyKeyVisible;
-            if (groups == 1 || causal)
-                return Sdpa(qs, k, v, causal, null, groups).MoveToOuterDisposeScope();
-            // (B, Hkv·G, Nq, D) → (B, Hkv, G·Nq, D): each key/value head serves its group's queries in one call
-            var folded = nn.functional.scaled_dot_product_attention(qs.reshape(batch, hkv, groups * nq, d), k, v, null, 0.0, false);
-            return folded.reshape(batch, hq, nq, dv).MoveToOuterDisposeScope();
-        }
+            return FusedKernels.Sdpa(q, k, v, null, !everyKeyVisible, scale, groups).MoveToOuterDisposeScope();
 
-        var structured = StructuredMaskAttention.TryCompute(qs, k, v, options, offset, (qq, kk, vv, causal, mask) => Sdpa(qq, kk, vv, causal, mask, groups));
+        var structured = StructuredMaskAttention.TryCompute(q, k, v, options, offset, (qq, kk, vv, causal, mask) => FusedKernels.Sdpa(qq, kk, vv, mask, causal, scale, groups));
         if (structured is not null) return structured.MoveToOuterDisposeScope();
 
         var allowed = AllowedMask(q, k, options, offset);                              // (B|1, H|1, Nq, Nk) or null
@@ -107,38 +100,9 @@ public static class ScaledDotProductAttention
             var bias = options.Bias.to(q.dtype);
             attnMask = attnMask is null ? bias : bias.masked_fill(attnMask.logical_not(), double.NegativeInfinity);
         }
-        Tensor output;
-        if (groups == 1)
-        {
-            output = nn.functional.scaled_dot_product_attention(qs, k, v, attnMask, 0.0, false);
-        }
-        else
-        {
-            // fold query groups into the token axis; the mask folds the same way: (B, Hq, Nq, Nk) → (B, Hkv, G·Nq, Nk)
-            var m = attnMask?.expand(batch, hq, nq, nk).reshape(batch, hkv, groups * nq, nk);
-            output = nn.functional.scaled_dot_product_attention(qs.reshape(batch, hkv, groups * nq, d), k, v, m, 0.0, false).reshape(batch, hq, nq, dv);
-        }
+        var output = FusedKernels.Sdpa(q, k, v, attnMask, false, scale, groups);       // (B, Hq, Nq, Dv)
         if (rowHasKey is not null) output = output.masked_fill(rowHasKey.logical_not(), 0.0);
         return output.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// One fused call on already-scaled queries, with key/value heads grouped as <see cref="Fused"/> does: a causal call
-    /// serves each group from a stride-0 expand of its key/value head; a masked one repeats the heads.
-    /// </summary>
-    private static Tensor Sdpa(Tensor qs, Tensor k, Tensor v, bool causal, Tensor? mask, long groups)
-    {
-        if (groups == 1) return nn.functional.scaled_dot_product_attention(qs, k, v, mask, 0.0, causal);
-        long[] qShape = qs.shape, kShape = k.shape;
-        var (batch, hq, nq, d) = (qShape[0], qShape[1], qShape[2], qShape[3]);
-        var (hkv, nk, dv) = (kShape[1], kShape[2], v.shape[3]);
-        if (mask is null)
-        {
-            var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);   // (B·Hkv, G, Nk, D), stride 0 over G
-            var vg = v.reshape(batch * hkv, 1, nk, dv).expand(batch * hkv, groups, nk, dv);
-            return nn.functional.scaled_dot_product_attention(qs.reshape(batch * hkv, groups, nq, d), kg, vg, null, 0.0, causal).reshape(batch, hq, nq, dv);
-        }
-        return nn.functional.scaled_dot_product_attention(qs, RepeatHeads(k, groups), RepeatHeads(v, groups), mask, 0.0, causal);
     }
 
     /// <summary>Repeats each key/value head <paramref name="groups"/> times along the head axis: (B, Hkv, N, D) → (B, Hkv·G, N, D).</summary>

@@ -85,6 +85,7 @@ public static class Doctor
         string name = settings.IsCuda ? gpus?.ElementAtOrDefault(settings.Device.index < 0 ? 0 : settings.Device.index)?.Name ?? "CUDA device" : "CPU";
         checks.Add(new("device", true, $"{settings.Device} ({name}), {settings.DeviceSource}; profile {settings.Profile.ToString().ToLowerInvariant()}"));
         checks.Add(SmokeTest(settings.Device));
+        checks.Add(FusedKernelTest(settings.Device));
         return checks;
     }
 
@@ -119,6 +120,46 @@ public static class Doctor
         catch (Exception e)
         {
             return new("smoke test", false, $"attention on {device} failed: {Innermost(e).Message}", "run doctor with --device cpu to see whether the CPU works; check the GPU driver with nvidia-smi");
+        }
+    }
+
+    /// <summary>
+    /// Each operation of <see cref="FusedKernels"/> on <paramref name="device"/> against the float32 reference: grouped
+    /// attention with a scale, attention with its log-sum-exp, and split-KV decoding; says which implementation ran.
+    /// </summary>
+    public static DoctorCheck FusedKernelTest(Device device)
+    {
+        try
+        {
+            using var scope = torch.NewDisposeScope();
+            var gen = new Generator(99);
+            var dtypes = device.type == DeviceType.CUDA ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [ScalarType.Float32];
+            var errors = new List<string>();
+            bool ok = true;
+            foreach (var dt in dtypes)
+            {
+                var q = torch.randn([2, 8, 64, 64], generator: gen).to(device);
+                var k = torch.randn([2, 2, 64, 64], generator: gen).to(device);
+                var v = torch.randn([2, 2, 64, 64], generator: gen).to(device);
+                var reference = ScaledDotProductAttention.Reference(q, k, v, new AttentionOptions { Mask = Attention.Masks.Masks.Causal, Scale = 0.1, ReturnLogSumExp = true });
+                var full = ScaledDotProductAttention.Reference(q, k, v, new AttentionOptions { ReturnLogSumExp = true });
+                var (qd, kd, vd) = (q.to(dt), k.to(dt), v.to(dt));
+                double tol = dt == ScalarType.Float32 ? 1e-4 : 2e-2;
+                double Err(Tensor a, Tensor b) => ((a.to(ScalarType.Float32) - b).pow(2).sum() / b.pow(2).sum()).sqrt().item<float>();
+                double e1 = Err(FusedKernels.Attention(qd, kd, vd, null, causal: true, scale: 0.1), reference.Output);
+                var (o2, l2) = FusedKernels.AttentionWithLogSumExp(qd, kd, vd, causal: true, scale: 0.1);
+                double e2 = Math.Max(Err(o2, reference.Output), Err(l2, reference.LogSumExp!));
+                double e3 = Err(Attention.Blockwise.SplitKvDecode.Compute(qd, kd, vd, 7), full.Output);
+                ok &= e1 < tol && e2 < tol && e3 < tol;
+                errors.Add($"{dt}: sdpa {e1:E1}, with log-sum-exp {e2:E1}, split-KV {e3:E1}");
+            }
+            var impl = string.Join("; ", FusedKernels.Implementations.Where(kv => kv.Key.Contains($"on {device.type.ToString().ToLowerInvariant()}", StringComparison.Ordinal)).Select(kv => $"{kv.Key}: {kv.Value}"));
+            var detail = $"relative RMS error against the reference: {string.Join("; ", errors)}. Ran: {impl}";
+            return ok ? new("fused kernels", true, detail) : new("fused kernels", false, detail, "a fused kernel disagrees with the reference: report this with the output of doctor");
+        }
+        catch (Exception e)
+        {
+            return new("fused kernels", false, $"the fused kernels failed on {device}: {Innermost(e).Message}", FusedKernels.Available ? null : "TorchScript did not compile: " + FusedKernels.CompileError);
         }
     }
 

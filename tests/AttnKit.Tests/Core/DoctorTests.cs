@@ -10,10 +10,11 @@ public class DoctorTests
     public void Doctor_reports_every_check_and_all_pass_here()
     {
         var checks = Doctor.Run();
-        Assert.Equal(["platform", "Linux compatibility step", "TorchSharp", "libtorch backend", "CUDA", "device", "smoke test"], checks.Select(c => c.Name));
+        Assert.Equal(["platform", "Linux compatibility step", "TorchSharp", "libtorch backend", "CUDA", "device", "smoke test", "fused kernels"], checks.Select(c => c.Name));
         Assert.All(checks, c => Assert.True(c.Ok, $"{c.Name}: {c.Detail}"));
         Assert.Contains("TorchSharp 0.107.0", checks.Single(c => c.Name == "TorchSharp").Detail);
         var compat = checks.Single(c => c.Name == "Linux compatibility step").Detail;
+        Assert.Contains("torchscript", checks.Single(c => c.Name == "fused kernels").Detail);
         Assert.StartsWith(NativeCompatibility.Report.Applied ? "needed and used" : "not needed", compat);
         Assert.Contains(torch.cuda.is_available() ? "CUDA build" : "CPU build", checks.Single(c => c.Name == "libtorch backend").Detail);
     }

@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using AttnKit.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AttnKit.Attention;
+
+/// <summary>
+/// The one place where the kit calls libtorch's fused attention kernels, including the ATen operators TorchSharp
+/// 0.107 does not bind. TorchSharp's <c>scaled_dot_product_attention</c> has no <c>scale</c>, no <c>enable_gqa</c> and
+/// returns no log-sum-exp; libtorch's own operators have all three, and TorchScript reaches them:
+/// <c>torch.jit.compile</c> turns the constant script below into a compilation unit, once per process, at first use,
+/// and <c>CompilationUnit.invoke</c> calls its functions. A TorchScript compile error can abort the process (a native
+/// terminate, as seen with some errors on CUDA), so the source is constant, ends in a newline (the parser wants one) and a
+/// test compiles it on every platform.
+///
+/// 1. <see cref="Attention"/>: <c>torch.scaled_dot_product_attention(q, k, v, mask, 0, causal, scale=, enable_gqa=True)</c>,
+///    grouped key/value heads read in place (no repeat, no fold) and the scale applied inside the kernel;
+/// 2. <see cref="AttentionWithLogSumExp"/>: the output and the per-query log-sum-exp ℓ = log Σ_j exp(s_j), from
+///    <c>_scaled_dot_product_flash_attention_for_cpu</c> on the CPU, <c>_scaled_dot_product_flash_attention</c>
+///    (bf16/fp16) or <c>_scaled_dot_product_efficient_attention</c> (any float) on CUDA: what split-KV decoding and
+///    the kernel-speed tiled and ring forms merge with <see cref="Blockwise.LogSumExpMerge"/>;
+/// 3. where an operator is missing (an older libtorch, a dtype a kernel refuses), the call falls back to TorchSharp's
+///    binding (1) or to a dense float32 computation (2), once per device and dtype, and <see cref="Implementations"/>
+///    says which ran (the runner's <c>doctor</c> prints it);
+/// 4. <see cref="RmsNorm"/> and <see cref="Rotary"/>: the model's RMSNorm and RoPE rotation, the same operations as
+///    <see cref="Models.RmsNorm"/> and <see cref="Positional.RotaryEmbedding"/> write out, run as one call each without
+///    gradients (decoding): TorchScript's interpreter dispatches the chain without a managed round trip per operation,
+///    and on CUDA its fuser may merge the pointwise steps into fewer kernels.
+/// The log-sum-exp output carries no gradient (libtorch's kernels do not differentiate it): forms that merge parts
+/// with it are forward-only unless they say otherwise. The output of (1) and of (2) does backpropagate.
+/// </summary>
+public static class FusedKernels
+{
+    /// <summary>The TorchScript the kit compiles. Every function only calls one ATen operator.</summary>
+    public const string Source = """
+def sdpa(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], causal: bool, scale: Optional[float]) -> Tensor:
+    return torch.scaled_dot_product_attention(q, k, v, mask, 0.0, causal, scale=scale, enable_gqa=True)
+
+def lse_cpu(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
+    r = torch._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, attn_mask=None, scale=scale)
+    return r[0], r[1]
+
+def lse_flash(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
+    r = torch._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
+    return r[0], r[1]
+
+def lse_efficient(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
+    r = torch._scaled_dot_product_efficient_attention(q, k, v, None, True, 0.0, causal, scale=scale)
+    return r[0], r[1]
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    xf = x.float()
+    y = xf * torch.rsqrt(xf.pow(2).mean([-1], keepdim=True) + eps)
+    return y.to(x.dtype) * weight
+
+def rotary(x: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tensor:
+    d = x.size(3)
+    half = rot // 2
+    xf = x.narrow(3, 0, rot).float()
+    rotated = torch.cat([-xf.narrow(3, half, half), xf.narrow(3, 0, half)], 3)
+    y = (xf * cos + rotated * sin).to(x.dtype)
+    if rot != d:
+        y = torch.cat([y, x.narrow(3, rot, d - rot)], 3)
+    return y
+
+""";
+
+    private static readonly Lazy<jit.CompilationUnit?> unit = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static string? compileError;
+    private static readonly ConcurrentDictionary<(string Op, DeviceType Device, ScalarType DType, long HeadDim), string> chosen = new();
+
+    /// <summary>Whether the script compiled (it does wherever libtorch has TorchScript; false only on a build without it).</summary>
+    public static bool Available => unit.Value is not null;
+
+    /// <summary>
+    /// Whether the kit uses the script (default true). False makes every call take step 3's fallback, TorchSharp's
+    /// binding (heads folded or repeated, the scale folded into q) and the op-by-op RMSNorm and RoPE: the path the kit
+    /// took before, for comparisons and benchmarks. It holds for the code flow that sets it (an <see cref="AsyncLocal{T}"/>:
+    /// the thread and what it awaits), so parallel tests and notebooks do not change each other's path.
+    /// </summary>
+    public static bool UseTorchScript { get => !off.Value; set => off.Value = !value; }
+
+    private static readonly AsyncLocal<bool> off = new();
+
+    private static jit.CompilationUnit? Script => UseTorchScript ? unit.Value : null;
+
+    /// <summary>What answered each operation so far, per device and dtype: "op on device/dtype" → implementation.</summary>
+    public static IReadOnlyDictionary<string, string> Implementations =>
+        chosen.ToDictionary(kv => $"{kv.Key.Op} on {kv.Key.Device.ToString().ToLowerInvariant()}/{kv.Key.DType}" + (kv.Key.HeadDim > 0 ? $"/D={kv.Key.HeadDim}" : ""), kv => kv.Value);
+
+    private static jit.CompilationUnit? Compile()
+    {
+        try { return torch.jit.compile(Source); }
+        catch (Exception e) { compileError = e.Message.Split('\n')[0]; return null; }
+    }
+
+    /// <summary>Why the script is unavailable (null when it compiled).</summary>
+    public static string? CompileError => Available ? null : compileError;
+
+    /// <summary>
+    /// softmax(q·kᵀ·scale + mask)·v by the fused kernel (step 1). q (B, Hq, Nq, D), k (B, Hkv, Nk, D), v (B, Hkv, Nk, Dv),
+    /// Hkv dividing Hq; <paramref name="mask"/> boolean (true = may attend) or additive float, broadcasting to
+    /// (B, Hq, Nq, Nk); <paramref name="causal"/> is libtorch's top-left causal flag (use it with Nq = Nk);
+    /// <paramref name="scale"/> null means 1/√D. A row whose mask forbids every key is libtorch's business (NaN or
+    /// zeros): callers that can produce one handle it (<see cref="ScaledDotProductAttention.Fused"/> does).
+    /// </summary>
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? mask = null, bool causal = false, double? scale = null)
+    {
+        CheckQkv(q, k, v, out long groups);
+        return Sdpa(q, k, v, mask, causal, scale, groups);
+    }
+
+    /// <summary><see cref="Attention"/> on checked arguments (the kit's own callers have validated them already).</summary>
+    internal static Tensor Sdpa(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal, double? scale, long groups)
+    {
+        var key = ("sdpa", q.device_type, q.dtype, 0L);
+        bool known = chosen.TryGetValue(key, out var impl);
+        if (!UseTorchScript) return TorchSharpAttention(q, k, v, mask, causal, scale, groups);
+        if ((!known || impl == ScriptSdpa) && unit.Value is { } cu)
+        {
+            try
+            {
+                var o = (Tensor)cu.invoke("sdpa", q, k, v, mask, causal, scale)!;
+                if (!known) chosen.TryAdd(key, ScriptSdpa);
+                return o;
+            }
+            catch (Exception) when (!known) { }
+        }
+        if (!known) chosen.TryAdd(key, BindingSdpa);
+        return TorchSharpAttention(q, k, v, mask, causal, scale, groups);
+    }
+
+    private const string ScriptSdpa = "torchscript enable_gqa", BindingSdpa = "torchsharp binding (heads folded or repeated)";
+
+    /// <summary>
+    /// RMSNorm of x (…, d) with gain <paramref name="weight"/> (d) as one TorchScript call (step 4):
+    /// y = (x_f32 · rsqrt(mean(x_f32²) + eps)).to(x.dtype) · weight. Null when the script is unavailable (the caller
+    /// computes it op by op). Arguments are the caller's, already checked.
+    /// </summary>
+    internal static Tensor? RmsNorm(Tensor x, Tensor weight, double eps) =>
+        Script is { } cu ? (Tensor)cu.invoke("rms_norm", x, weight, eps)! : null;
+
+    /// <summary>
+    /// RoPE's rotation of the first <paramref name="rot"/> channels of x (B, H, N, D) by cos/sin (broadcasting to
+    /// (…, N, rot), float32) as one TorchScript call (step 4): y = x·cos + rotate_half(x)·sin in float32, back to x's
+    /// dtype, the other channels unchanged. Null when the script is unavailable.
+    /// </summary>
+    internal static Tensor? Rotary(Tensor x, Tensor cos, Tensor sin, long rot) =>
+        Script is { } cu ? (Tensor)cu.invoke("rotary", x, cos, sin, rot)! : null;
+
+    /// <summary>
+    /// The fused output and the per-query log-sum-exp (step 2), no mask: (B, Hq, Nq, Dv) in q's dtype and (B, Hq, Nq)
+    /// float32. Grouped heads: without <paramref name="causal"/> each key/value head's query group is folded into one
+    /// call (exact: without a mask queries are independent); with it the key/value heads are repeated.
+    /// <paramref name="causal"/> needs Nq = Nk (a square block, as on a tile diagonal).
+    /// </summary>
+    public static (Tensor Output, Tensor LogSumExp) AttentionWithLogSumExp(Tensor q, Tensor k, Tensor v, bool causal = false, double? scale = null)
+    {
+        CheckQkv(q, k, v, out long groups);
+        long[] qs = q.shape, ks = k.shape;
+        var (b, hq, nq, d) = (qs[0], qs[1], qs[2], qs[3]);
+        var (hkv, nk, dv) = (ks[1], ks[2], v.shape[3]);
+        if (causal && nq != nk)
+            throw new ArgumentException($"causal: the log-sum-exp kernels align the causal mask top-left; expected Nq = Nk, got Nq = {nq}, Nk = {nk}", nameof(causal));
+        using var scope = torch.NewDisposeScope();
+        Tensor o, lse;
+        if (groups == 1)
+            (o, lse) = LseCall(q, k, v, causal, scale);
+        else if (!causal)
+        {
+            var folded = q.reshape(b, hkv, groups * nq, d);                                    // (B, Hkv, G·Nq, D)
+            (o, lse) = LseCall(folded, k, v, false, scale);
+            (o, lse) = (o.reshape(b, hq, nq, dv), lse.reshape(b, hq, nq));                     // (B, Hq, Nq, Dv), (B, Hq, Nq)
+        }
+        else
+            (o, lse) = LseCall(q, k.repeat_interleave(groups, dim: 1), v.repeat_interleave(groups, dim: 1), true, scale);
+        o.MoveToOuterDisposeScope();
+        return (o, lse.MoveToOuterDisposeScope());
+    }
+
+    private static (Tensor, Tensor) LseCall(Tensor q, Tensor k, Tensor v, bool causal, double? scale)
+    {
+        long nq = q.shape[2], d = q.shape[3];
+        string[] order = q.device_type == DeviceType.CUDA
+            ? q.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? ["lse_flash", "lse_efficient"] : ["lse_efficient"]
+            : ["lse_cpu"];
+        var key = ("attention with log-sum-exp", q.device_type, q.dtype, d);              // kernels refuse some head dims: per D
+        bool known = chosen.TryGetValue(key, out var impl);
+        if (!UseTorchScript) return DenseWithLogSumExp(q, k, v, causal, scale);
+        if (unit.Value is { } cu)
+        {
+            foreach (var op in order)
+            {
+                string name = "torchscript " + op;
+                if (known && impl != name) continue;
+                try
+                {
+                    var (o, lse) = ((Tensor, Tensor))cu.invoke(op, q, k, v, causal, scale)!;
+                    if (!known) chosen.TryAdd(key, name);
+                    if (lse.shape[2] != nq) lse = lse.narrow(2, 0, nq);                      // the efficient kernel pads queries to a multiple of 32
+                    return (o, lse.dtype == ScalarType.Float32 ? lse : lse.to(ScalarType.Float32));
+                }
+                catch (Exception) when (!known) { }
+            }
+        }
+        if (!known) chosen.TryAdd(key, "dense float32 (no fused log-sum-exp kernel)");
+        return DenseWithLogSumExp(q, k, v, causal, scale);
+    }
+
+    /// <summary>softmax attention and its log-sum-exp computed densely in float32 (the fallback of step 3).</summary>
+    private static (Tensor, Tensor) DenseWithLogSumExp(Tensor q, Tensor k, Tensor v, bool causal, double? scale)
+    {
+        long nq = q.shape[2], nk = k.shape[2];
+        double s = scale ?? 1.0 / Math.Sqrt(q.shape[3]);
+        var scores = torch.matmul(q.to(ScalarType.Float32), k.to(ScalarType.Float32).transpose(-2, -1)) * s; // (B, H, Nq, Nk)
+        if (causal) scores = scores.masked_fill(torch.ones(nq, nk, ScalarType.Bool, q.device).triu(1), double.NegativeInfinity);
+        var lse = scores.logsumexp(-1);                                                       // (B, H, Nq)
+        var o = torch.matmul((scores - lse.unsqueeze(-1)).exp(), v.to(ScalarType.Float32)).to(q.dtype);
+        return (o, lse);
+    }
+
+    /// <summary>TorchSharp's binding: the scale folded into q, grouped heads folded (no mask, not causal), expanded with stride 0 (causal) or repeated (masked).</summary>
+    internal static Tensor TorchSharpAttention(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal, double? scale, long groups)
+    {
+        using var scope = torch.NewDisposeScope();
+        long[] qShape = q.shape, kShape = k.shape;
+        var (batch, hq, nq, d) = (qShape[0], qShape[1], qShape[2], qShape[3]);
+        var (hkv, nk, dv) = (kShape[1], kShape[2], v.shape[3]);
+        var qs = scale is double sc ? q * (sc * Math.Sqrt(d)) : q;                           // the binding scales by 1/√D itself
+        Tensor o;
+        if (groups == 1) o = nn.functional.scaled_dot_product_attention(qs, k, v, mask, 0.0, causal);
+        else if (mask is null && !causal)
+            o = nn.functional.scaled_dot_product_attention(qs.reshape(batch, hkv, groups * nq, d), k, v, null, 0.0, false).reshape(batch, hq, nq, dv); // (B, Hkv, G·Nq, D)
+        else if (mask is null)
+        {
+            var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);   // (B·Hkv, G, Nk, D), stride 0 over G
+            var vg = v.reshape(batch * hkv, 1, nk, dv).expand(batch * hkv, groups, nk, dv);
+            o = nn.functional.scaled_dot_product_attention(qs.reshape(batch * hkv, groups, nq, d), kg, vg, null, 0.0, true).reshape(batch, hq, nq, dv);
+        }
+        else
+            o = nn.functional.scaled_dot_product_attention(qs, k.repeat_interleave(groups, dim: 1), v.repeat_interleave(groups, dim: 1), mask, 0.0, causal);
+        return o.MoveToOuterDisposeScope();
+    }
+
+    private static void CheckQkv(Tensor q, Tensor k, Tensor v, out long groups)
+    {
+        Check.Rank(q, 4, nameof(q), "(B, Hq, Nq, D)");
+        Check.Rank(k, 4, nameof(k), "(B, Hkv, Nk, D)");
+        Check.Rank(v, 4, nameof(v), "(B, Hkv, Nk, Dv)");
+        Check.FloatingPoint(q, nameof(q));
+        Check.SameDType(q, nameof(q), k, nameof(k));
+        Check.SameDType(q, nameof(q), v, nameof(v));
+        Check.SameDevice(q, nameof(q), k, nameof(k));
+        Check.SameDevice(q, nameof(q), v, nameof(v));
+        long[] qs = q.shape, ks = k.shape, vs = v.shape;
+        Check.Dim(ks, 0, qs[0], nameof(k), "batch B like q");
+        Check.Dim(vs, 0, qs[0], nameof(v), "batch B like q");
+        Check.Dim(vs, 1, ks[1], nameof(v), "key/value heads Hkv like k");
+        Check.Dim(ks, 3, qs[3], nameof(k), "head dim D like q");
+        Check.Dim(vs, 2, ks[2], nameof(v), "tokens Nk like k");
+        if (qs[1] % ks[1] != 0)
+            throw new ArgumentException($"k: the {qs[1]} query heads must be a multiple of the {ks[1]} key/value heads", nameof(k));
+        groups = qs[1] / ks[1];
+    }
+}
