@@ -35,6 +35,14 @@ public sealed record BlockwiseOptions
     /// </summary>
     public double? RescaleThreshold { get; init; }
 
+    /// <summary>
+    /// Compute each tile with libtorch's fused kernel and its log-sum-exp (<see cref="FusedTile"/>) instead of per-tile
+    /// TorchSharp calls: the same algorithm at kernel speed, for no mask or a causal one without a score modifier. Use
+    /// large tiles (hundreds to thousands of tokens): each tile is one kernel call. Forward only, except through
+    /// <see cref="FlashAttention.Apply"/>, whose recomputing backward needs only the output and log-sum-exp.
+    /// </summary>
+    public bool FusedTiles { get; init; }
+
     /// <summary>No mask, default scale, 64 × 64 tiles.</summary>
     public static BlockwiseOptions None { get; } = new();
 

@@ -39,7 +39,9 @@ public sealed class FlashAttentionResult : IDisposable
 /// The forward pass visits the scores one bq × bk tile at a time with an online softmax and keeps only the output and
 /// one log-sum-exp per query; the backward pass recomputes each tile's scores from q, k and that log-sum-exp instead of
 /// storing the N × N attention matrix. Memory beyond inputs and outputs is O(bq·bk) per tile, so O(N) in all.
-/// Here tiles are TorchSharp calls, so the point is the algorithm and its memory, not a fused kernel's speed.
+/// Here tiles are TorchSharp calls, so the point is the algorithm and its memory, not a fused kernel's speed; with
+/// <see cref="BlockwiseOptions.FusedTiles"/> each tile is one fused kernel call instead (<see cref="FusedTile"/>), and
+/// the same loop runs at kernel speed.
 /// Forward (<see cref="Forward"/>), for each query block Q_i:
 /// 1. start the online softmax (m = −∞, ℓ = 0, acc = 0);
 /// 2. for each key block K_j, V_j: skip it if a causal mask hides all of it from Q_i; else S = tile scores
@@ -65,6 +67,7 @@ public static class FlashAttention
         var dev = q.device;
         var output = torch.zeros([b, hq, nq, dv], ScalarType.Float32, dev);                 // (B, Hq, Nq, Dv)
         var lse = torch.empty([b, hq, nq], ScalarType.Float32, dev);                        // (B, Hq, Nq)
+        if (options.FusedTiles) return FusedForward(q, k, v, options, offset, scale, output, lse);
         long tiles = 0, computed = 0, rows = 0;
         var rescaled = new List<Tensor>();
         for (long i0 = 0; i0 < nq; i0 += options.QueryBlock)
@@ -96,6 +99,58 @@ public static class FlashAttention
         long rowsRescaled = rescaled.Count == 0 ? 0 : torch.stack(rescaled).sum().item<long>();
         var result = new FlashAttentionResult(output.to(q.dtype).MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), new TiledAttentionStats(tiles, computed, rows, rowsRescaled));
         return result;
+    }
+
+    /// <summary>
+    /// Steps 1–3 with fused tiles (<see cref="BlockwiseOptions.FusedTiles"/>): each query block's tiles are computed by
+    /// the fused kernel with their log-sum-exp (<see cref="FusedTile"/>) and merged by log-sum-exp instead of the online
+    /// softmax (the same result: the online softmax is that merge done one tile at a time). A run of consecutive tiles
+    /// that the mask leaves whole is one kernel call over their keys: inside the kernel, step 2's loop over those key
+    /// blocks is the kernel's own (FlashAttention-2's split: the outer loop over query blocks here, the inner loop over
+    /// key blocks in the kernel). Tiles the causal diagonal cuts are calls of their own.
+    /// </summary>
+    private static FlashAttentionResult FusedForward(Tensor q, Tensor k, Tensor v, BlockwiseOptions options, long offset, double scale, Tensor output, Tensor lse)
+    {
+        if (!FusedTile.Supports(options))
+            throw new ArgumentException("options.FusedTiles: fused tiles take no mask or a causal one, and no score modifier; use the per-tile form for others", nameof(options));
+        long nq = q.shape[2], nk = k.shape[2];
+        bool causal = options.Mask is not null && options.Mask.Kind == MaskKind.Causal;
+        long tiles = 0, computed = 0;
+        for (long i0 = 0; i0 < nq; i0 += options.QueryBlock)
+        {
+            long bq = Math.Min(options.QueryBlock, nq - i0), q0 = offset + i0;
+            using var tile = torch.NewDisposeScope();
+            var qi = q.narrow(2, i0, bq);                                                   // (B, Hq, bq, D)
+            var parts = new List<PartialAttention>();
+            long wholeStart = -1, wholeEnd = -1;                                             // a run of whole tiles, one call
+            void Flush()
+            {
+                if (wholeStart < 0) return;
+                parts.Add(FusedTile.Partial(qi, k.narrow(2, wholeStart, wholeEnd - wholeStart), v.narrow(2, wholeStart, wholeEnd - wholeStart), q0, wholeStart, options.Mask, scale)!);
+                wholeStart = -1;
+            }
+            for (long j0 = 0; j0 < nk; j0 += options.KeyBlock)
+            {
+                long bk = Math.Min(options.KeyBlock, nk - j0);
+                tiles++;
+                if (Hidden(options.Mask, q0, bq, j0)) continue;                              // 2. a tile wholly in the future
+                computed++;
+                if (!causal || j0 + bk - 1 <= q0)                                            //    whole: joins the run
+                {
+                    if (wholeStart < 0) wholeStart = j0;
+                    wholeEnd = j0 + bk;
+                    continue;
+                }
+                Flush();
+                parts.Add(FusedTile.Partial(qi, k.narrow(2, j0, bk), v.narrow(2, j0, bk), q0, j0, options.Mask, scale)!); // cut by the diagonal
+            }
+            Flush();
+            if (parts.Count == 0) { lse.narrow(2, i0, bq).fill_(double.NegativeInfinity); continue; }
+            var merged = parts.Count == 1 ? parts[0] : parts.Count == 2 ? LogSumExpMerge.Merge(parts[0], parts[1]) : LogSumExpMerge.MergeAll(parts); // 3.
+            output.narrow(2, i0, bq).copy_(merged.Output);
+            lse.narrow(2, i0, bq).copy_(merged.LogSumExp);
+        }
+        return new FlashAttentionResult(output.to(q.dtype).MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), new TiledAttentionStats(tiles, computed, 0, 0));
     }
 
     /// <summary>

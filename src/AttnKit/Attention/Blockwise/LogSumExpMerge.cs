@@ -51,16 +51,32 @@ public static class LogSumExpMerge
             CheckPair(parts[0], $"{nameof(parts)}[0]", parts[i], $"{nameof(parts)}[{i}]");
         }
         using var scope = torch.NewDisposeScope();
-        var l = torch.stack(parts.Select(p => p.LogSumExp).ToArray(), 0);               // (P, B, H, Nq)
-        var o = torch.stack(parts.Select(p => p.Output).ToArray(), 0);                  // (P, B, H, Nq, Dv)
-        var m = l.amax([0], keepdim: true);                                             // 1. (1, B, H, Nq)
-        m = torch.where(m.isfinite(), m, torch.zeros_like(m));
-        var w = (l - m).exp();                                                          // 2. (P, B, H, Nq)
-        var total = w.sum(0, keepdim: true);
-        var lse = (m + total.log()).squeeze(0);                                         // 3. (B, H, Nq)
-        var share = w / torch.where(total.gt(0), total, torch.ones_like(total));
-        var output = (share.unsqueeze(-1) * o).sum(0, keepdim: false);                                  // 4. (B, H, Nq, Dv)
+        var (output, lse) = MergeAlong(torch.stack(parts.Select(p => p.Output).ToArray(), 0), torch.stack(parts.Select(p => p.LogSumExp).ToArray(), 0), 0); // (P, B, H, Nq, Dv), (P, B, H, Nq)
         return new PartialAttention(output, lse).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Merges parts stacked along <paramref name="dim"/>: outputs (…, P, …, Dv) and log-sum-exps (…, P, …) with P at
+    /// <paramref name="dim"/> in both (what one batched kernel call over P key chunks returns). Returns the merged
+    /// output (float32, P removed) and log-sum-exp. Steps 1–4 over P parts at once.
+    /// </summary>
+    public static (Tensor Output, Tensor LogSumExp) MergeAlong(Tensor outputs, Tensor logSumExps, int dim)
+    {
+        Check.NotNull(outputs, nameof(outputs));
+        Check.NotNull(logSumExps, nameof(logSumExps));
+        if (outputs.dim() != logSumExps.dim() + 1 || dim < 0 || dim >= logSumExps.dim())
+            throw new ArgumentException($"{nameof(dim)}: expected outputs with one more axis (Dv) than the log-sum-exps and 0 ≤ dim < {logSumExps.dim()}; got ranks {outputs.dim()} and {logSumExps.dim()}, dim {dim}", nameof(dim));
+        using var scope = torch.NewDisposeScope();
+        var l = logSumExps.to(ScalarType.Float32);
+        var m = l.amax([dim], keepdim: true);                                           // 1.
+        m = torch.where(m.isfinite(), m, torch.zeros_like(m));
+        var w = (l - m).exp();                                                          // 2.
+        var total = w.sum(dim, keepdim: true);
+        var lse = (m + total.log()).squeeze(dim);                                       // 3.
+        var share = w / torch.where(total.gt(0), total, torch.ones_like(total));
+        var output = (share.unsqueeze(-1) * outputs.to(ScalarType.Float32)).sum(dim);   // 4.
+        output.MoveToOuterDisposeScope();
+        return (output, lse.MoveToOuterDisposeScope());
     }
 
     private static void CheckPair(PartialAttention a, string aName, PartialAttention b, string bName)

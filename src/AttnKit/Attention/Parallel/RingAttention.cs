@@ -41,6 +41,10 @@ public sealed class RingAttentionResult : IDisposable
 ///    queries over that block (skipped when a causal mask hides all of it) and merges it into its running result;
 /// 3. unless t = P − 1, every shard sends the key/value block it holds to shard s + 1 mod P;
 /// 4. gather the shards' outputs at their positions.
+/// With <see cref="BlockwiseOptions.FusedTiles"/> (no mask or causal, no score modifier, layouts whose shards hold a few
+/// runs of consecutive positions: contiguous, zig-zag) step 2 is fused kernel calls, one per pair of runs
+/// (<see cref="FusedTile.RunPairs"/>), so the ring runs at kernel speed; forward only. Striped layouts keep the
+/// per-tile form (their runs are single tokens).
 /// </summary>
 public static class RingAttention
 {
@@ -67,6 +71,7 @@ public static class RingAttention
             acc[s] = PartialAttention.Empty(shape[0], shape[1], positions[s].Length, v.shape[3], dev);
         }
         bool causal = options.Mask?.Kind == MaskKind.Causal;
+        bool fused = options.FusedTiles && FusedTile.Supports(options) && positions.All(x => FusedTile.Runs(x).Count <= 8); // striped layouts: per-token runs, the teaching tile
         int skipped = 0;
         var ms = new double[p];
         var watch = new Stopwatch();
@@ -77,8 +82,9 @@ public static class RingAttention
             {
                 var keys = positions[posCur[s]];
                 if (causal && keys[0] > positions[s][^1]) { skipped++; continue; }
-                using var kPos = torch.tensor(keys, ScalarType.Int64, group.Devices[s]);
-                using var part = AttentionTile.PartialUnchecked(qs[s], kCur[s], vCur[s], qPos[s], kPos, options.Mask, options.ScoreMod, scale);
+                using var part = fused
+                    ? FusedTile.RunPairs(qs[s], kCur[s], vCur[s], positions[s], keys, options.Mask, scale)   //    fused tiles per run of consecutive positions
+                    : AttentionTile.PartialUnchecked(qs[s], kCur[s], vCur[s], qPos[s], TakePositions(keys, group.Devices[s]), options.Mask, options.ScoreMod, scale);
                 var merged = LogSumExpMerge.Merge(acc[s], part);
                 acc[s].Dispose();
                 acc[s] = merged;
@@ -104,6 +110,8 @@ public static class RingAttention
         var work = options.Mask is null || causal ? ContextParallelWork.Ring(layout, causal) : null;
         return new RingAttentionResult(output.MoveToOuterDisposeScope(), work, skipped, ms, group.Log.Skip(firstLog).ToList());
     }
+
+    private static Tensor TakePositions(long[] keys, Device device) => torch.tensor(keys, ScalarType.Int64, device);
 
     /// <summary>Checks q, k, v as the dense reference does, and that the ring fits them: self-attention (Nq = Nk = layout.Tokens, offset 0) over group.Count shards.</summary>
     internal static double ValidateRing(Tensor q, Tensor k, Tensor v, ShardGroup group, SequenceLayout layout, BlockwiseOptions options)
