@@ -87,40 +87,52 @@ public static class Generation
         using var scope = torch.NewDisposeScope();
         var gen = new Generator((ulong)options.Seed);   // TorchSharp's generators are CPU generators: Pick samples on the CPU
         using var cache = options.NoCache ? null : options.Cache is null ? model.NewCache() : model.NewCache(options.Cache);
-        long batch = prompt.shape[0];
-        var stops = options.StopTokens.Count == 0 ? null : torch.tensor(options.StopTokens.ToArray(), ScalarType.Int64, model.Device);
-        var done = torch.zeros(batch, ScalarType.Bool, model.Device);
+        long[] ps = prompt.shape;
+        long batch = ps[0], n = ps[1];
+        int maxNew = options.MaxNewTokens;
+        var device = model.Device;
+        var stops = options.StopTokens.Count == 0 ? null : torch.tensor(options.StopTokens.ToArray(), ScalarType.Int64, device);
+        var done = torch.zeros(batch, ScalarType.Bool, device);
+        var doneHost = new bool[batch];                                                    // done as of the previous step, read once per step (only with stop tokens)
         var generated = new int[batch];
-        var tokens = prompt.to(ScalarType.Int64);
+        var tokens = torch.empty(batch, n + maxNew, ScalarType.Int64, device);            // (B, N + T): written in place, no per-step concatenation
+        long length = n;
         var stepWeights = new List<IReadOnlyList<Tensor>>();
         var watch = Stopwatch.StartNew();
         var forwardOptions = new ForwardOptions { RecordWeights = options.RecordWeights };
-        var result = model.Run(tokens, cache, forwardOptions);                              // 1.
-        Sync(model.Device);
+        var result = model.Run(prompt, cache, forwardOptions);                              // 1. (checks the prompt's dtype, device and ids)
+        tokens.narrow(1, 0, n).copy_(prompt);
+        Sync(device);
         var prefill = watch.Elapsed;
         watch.Restart();
-        for (int t = 0; t < options.MaxNewTokens; t++)
+        for (int t = 0; t < maxNew; t++)
         {
             using var stepScope = torch.NewDisposeScope();
             var next = Pick(result.Output.select(1, -1), options, gen);                    // 2. (B)
             result.Dispose();
-            next = torch.where(done, tokens.select(1, -1), next);                          //    finished rows repeat their stop token
-            var fresh = done.logical_not().cpu().data<bool>().ToArray();
-            for (int b = 0; b < batch; b++) if (fresh[b]) generated[b]++;
-            tokens = torch.cat([tokens, next.unsqueeze(1)], 1).MoveToOuterDisposeScope();
-            if (stops is not null) done = done.logical_or(torch.isin(next, stops)).MoveToOuterDisposeScope();
-            if (t == options.MaxNewTokens - 1 || done.all().item<bool>()) { result = null!; break; } // 4.
+            if (stops is not null) next = torch.where(done, tokens.select(1, length - 1), next); // finished rows repeat their stop token
+            tokens.narrow(1, length, 1).copy_(next.unsqueeze(1));
+            length++;
+            for (int b = 0; b < batch; b++) if (!doneHost[b]) generated[b]++;
+            bool allDone = false;
+            if (stops is not null)
+            {
+                done = done.logical_or(torch.isin(next, stops)).MoveToOuterDisposeScope();
+                doneHost = done.cpu().data<bool>().ToArray();                              //    the loop's one host sync, and only with stop tokens
+                allDone = doneHost.All(d => d);
+            }
+            if (t == maxNew - 1 || allDone) { result = null!; break; }                     // 4.
             result = options.NoCache
-                ? model.Run(tokens, null, forwardOptions)
-                : model.Run(next.unsqueeze(1), cache, forwardOptions);                     // 3.
+                ? model.Run(tokens.narrow(1, 0, length), null, forwardOptions, checkIds: false)
+                : model.Run(next.unsqueeze(1), cache, forwardOptions, checkIds: false);    // 3. ids come from the vocabulary's logits
             if (options.RecordWeights)
                 stepWeights.Add(result.Weights.Select(w => w.narrow(2, w.shape[2] - 1, 1).MoveToOuterDisposeScope()).ToList());
             result.Output.MoveToOuterDisposeScope();
             foreach (var w in result.Weights) w.MoveToOuterDisposeScope();
         }
-        Sync(model.Device);
+        Sync(device);
         var decode = watch.Elapsed;
-        tokens.MoveToOuterDisposeScope();
+        tokens = tokens.narrow(1, 0, length).MoveToOuterDisposeScope();
         foreach (var s in stepWeights) foreach (var w in s) w.MoveToOuterDisposeScope();
         return new GenerationResult
         {

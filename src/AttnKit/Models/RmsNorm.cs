@@ -30,6 +30,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
+        if (!torch.is_grad_enabled() && Attention.FusedKernels.RmsNorm(x, weight, eps) is Tensor fused) return fused; // decoding: one call, the same operations
         using var scope = torch.NewDisposeScope();
         var xf = x.to(ScalarType.Float32);
         var y = xf * torch.rsqrt(xf.pow(2).mean([-1], keepdim: true) + eps);

@@ -165,15 +165,23 @@ public sealed class TinyLm : nn.Module
     }
 
     /// <summary>Logits (B, N, V) and, when asked, every layer's attention weights.</summary>
-    public ForwardResult Run(Tensor tokens, ModelCache? cache = null, ForwardOptions? options = null)
+    public ForwardResult Run(Tensor tokens, ModelCache? cache = null, ForwardOptions? options = null) => Run(tokens, cache, options, checkIds: true);
+
+    /// <summary>
+    /// <see cref="Run(Tensor, ModelCache?, ForwardOptions?)"/>; <paramref name="checkIds"/> false skips reading the ids
+    /// back to the host for the range check (a device sync), for generation, whose ids are argmax or samples over the vocabulary.
+    /// </summary>
+    internal ForwardResult Run(Tensor tokens, ModelCache? cache, ForwardOptions? options, bool checkIds)
     {
         Check.Rank(tokens, 2, nameof(tokens), "(B, N)");
         if (tokens.dtype != ScalarType.Int64 && tokens.dtype != ScalarType.Int32)
             throw new ArgumentException($"{nameof(tokens)}: expected integer token ids, got {tokens.dtype}", nameof(tokens));
         CheckDevice(tokens, nameof(tokens));
-        using (var s = torch.NewDisposeScope())
+        if (checkIds)
         {
-            var (lo, hi) = (tokens.min().item<long>(), tokens.max().item<long>());
+            using var s = torch.NewDisposeScope();
+            var range = torch.stack([tokens.min(), tokens.max()]).to(ScalarType.Int64).cpu().data<long>().ToArray(); // one host read for both ends
+            var (lo, hi) = (range[0], range[1]);
             if (lo < 0 || hi >= Config.VocabSize)
                 throw new ArgumentException($"{nameof(tokens)}: ids must be in [0, {Config.VocabSize}), got values from {lo} to {hi}", nameof(tokens));
         }

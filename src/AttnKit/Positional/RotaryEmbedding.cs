@@ -120,6 +120,7 @@ public sealed class RotaryEmbedding : IDisposable
 
     private Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
     {
+        if (!torch.is_grad_enabled() && Attention.FusedKernels.Rotary(x, cos, sin, Dim) is Tensor fused) return fused; // decoding: one call, the same operations
         long[] xs = x.shape;
         var xr = Dim == xs[3] ? x : x.narrow(3, 0, Dim);
         var xf = xr.to(ScalarType.Float32);
