@@ -12,6 +12,7 @@ namespace AttnKit.Cache;
 ///    table[block] × blockSize + offset;
 /// 2. appending takes a new page when a block starts, and copies a shared page before writing into it (copy-on-write);
 /// 3. reading gathers every row's slots into (B, Hkv, L, D): the reference a paged-attention kernel computes in place;
+///    where the block tables are runs of consecutive pages, the read is a strided view of the pool instead (<see cref="Read"/>);
 /// 4. <see cref="Fork"/> shares a prefix's pages by reference counts; <see cref="Reorder"/> (beam search) permutes block
 ///    tables, never pages; <see cref="Crop"/>, <see cref="Reset"/> and disposal release pages to the pool.
 /// </summary>
@@ -94,9 +95,17 @@ public sealed class PagedCache : LayerCache
         return Read();
     }
 
-    /// <summary>Every row's tokens gathered from the pages (step 3): keys (B, Hkv, L, D), values (B, Hkv, L, Dv).</summary>
+    /// <summary>
+    /// Every row's tokens (step 3): keys (B, Hkv, L, D), values (B, Hkv, L, Dv). When every row's block table is one run
+    /// of consecutive pages and the rows' runs start evenly spaced in the pool (a fresh pool hands pages out in order,
+    /// so a cache that grows alone gets such a run; forked rows share one run), the tokens are read in place as a
+    /// strided view of the pool, with no gather and no copy. Otherwise (pages scattered by frees, copy-on-write or
+    /// interleaved rows) they are gathered: a strided view cannot jump between pages, which is what a paged-attention
+    /// kernel's block table does inside the kernel.
+    /// </summary>
     public CacheView Read()
     {
+        if (ContiguousView() is { } view) return view;
         using var scope = torch.NewDisposeScope();
         long[] ps = pool.Keys.shape;
         long dv = pool.Values.shape[3];
@@ -106,6 +115,26 @@ public sealed class PagedCache : LayerCache
         var v = pool.Values.view(-1, ps[2], dv).index_select(0, slots)
             .view(Batch, length, ps[2], dv).permute(0, 2, 1, 3);                                  // (B, Hkv, L, Dv)
         return new CacheView(k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The held tokens as a view of the pool when every row is one run of consecutive pages, evenly spaced across rows; else null.</summary>
+    private CacheView? ContiguousView()
+    {
+        if (length == 0) return null;
+        int bs = pool.BlockSize, blocks = (int)((length + bs - 1) / bs);
+        long first = tables[0][0], step = tables.Length > 1 ? tables[1][0] - first : 0;
+        if (step < 0) return null;
+        for (int b = 0; b < tables.Length; b++)
+        {
+            var t = tables[b];
+            if (t.Count < blocks || t[0] != first + b * step) return null;
+            for (int i = 1; i < blocks; i++) if (t[i] != t[0] + i) return null;
+        }
+        long[] ps = pool.Keys.shape;
+        long h = ps[2], d = ps[3], dv = pool.Values.shape[3];
+        var k = pool.Keys.as_strided([tables.Length, h, length, d], [step * bs * h * d, d, h * d, 1], first * bs * h * d);     // (B, Hkv, L, D), in place
+        var v = pool.Values.as_strided([tables.Length, h, length, dv], [step * bs * h * dv, dv, h * dv, 1], first * bs * h * dv); // (B, Hkv, L, Dv)
+        return new CacheView(k, v);
     }
 
     /// <summary>

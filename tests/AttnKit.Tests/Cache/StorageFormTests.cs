@@ -156,6 +156,32 @@ public class StorageFormTests
     }
 
     [Fact]
+    public void A_paged_cache_reads_consecutive_pages_in_place_and_gathers_scattered_ones()
+    {
+        using var pool = new PagePool(16, 4, kvHeads: 2, headDim: 8, device: T.Dev);
+        using var scope = torch.NewDisposeScope();
+        static Tensor Gathered(PagedCache c, PagePool pool)                               // the reference: every slot by its block table
+        {
+            var slots = c.Slots();                                                        // (B, L)
+            return pool.Keys.view(-1, 2, 8).index_select(0, slots.flatten()).view(slots.shape[0], slots.shape[1], 2, 8).permute(0, 2, 1, 3);
+        }
+        using var alone = new PagedCache(pool, batch: 2);
+        var k = T.Randn(2, 2, 10, 8);
+        var view = alone.Update(new CacheUpdate(k, k, null, torch.arange(10L, device: T.Dev)));
+        T.Close(k, view.Keys, 0, "rows in consecutive pages");
+        T.Close(Gathered(alone, pool), view.Keys, 0, "against the gather");
+        pool.Keys.narrow(0, alone.BlockTable(0)[0], 1).fill_(7);                          // a view, not a copy: it sees the pool change
+        Assert.Equal(7f, view.Keys[0, 0, 0, 0].item<float>());
+        using var other = new PagedCache(pool);                                           // interleave a second sequence: pages scatter
+        var k1 = T.Randn(2, 2, 3, 8);
+        var o = T.Randn(1, 2, 3, 8);
+        other.Update(new CacheUpdate(o, o, null, torch.arange(3L, device: T.Dev)));
+        var after = alone.Update(new CacheUpdate(k1, k1, null, torch.arange(10L, 13L, device: T.Dev)));
+        T.Close(Gathered(alone, pool), after.Keys, 0, "scattered pages are gathered");
+        T.Close(torch.cat([view.Keys, k1], 2), after.Keys, 0, "and read the same tokens");
+    }
+
+    [Fact]
     public void Prefix_sharing_forks_without_copies_and_copies_a_shared_page_only_when_written()
     {
         using var pool = new PagePool(8, 4, kvHeads: 2, headDim: 8, device: T.Dev);
