@@ -15,9 +15,10 @@ namespace AttnNotebooks.Runner;
 
 /// <summary>One measured row of the bench.</summary>
 internal sealed record BenchRow(string Suite, string Case, string Path, string Device, BenchShape Shape, BenchTiming? Timing, double Tflops, double TokensPerS,
-    double PeakMb, string FlopsNote, string? Skipped, double? PyTorchMs = null, double? SecondsToTarget = null, double? Accuracy = null)
+    double PeakMb, string FlopsNote, string? Skipped, double? PyTorchMs = null, double? SecondsToTarget = null, double? Accuracy = null, double? FlexMs = null)
 {
     public double? Ratio => Timing is not null && PyTorchMs is > 0 ? Timing.MedianMs / PyTorchMs : null;
+    public double? FlexRatio => Timing is not null && FlexMs is > 0 ? Timing.MedianMs / FlexMs : null;
 }
 
 /// <summary>
@@ -30,8 +31,8 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var suite = new Option<string>("--suite") { Description = "attention, decode, train or all", DefaultValueFactory = _ => "all" };
-        suite.AcceptOnlyFromAmong("attention", "decode", "train", "all");
+        var suite = new Option<string>("--suite") { Description = "attention, decode, train, generate or all (all: attention and decode)", DefaultValueFactory = _ => "all" };
+        suite.AcceptOnlyFromAmong("attention", "decode", "train", "generate", "all");
         var device = new Option<string?>("--device") { Description = "cpu or cuda (default: ATTN_DEVICE, else auto)" };
         var sizes = new Option<string?>("--sizes") { Description = "sequence lengths N (context lengths for decode), comma-separated; default by device" };
         var headDims = new Option<string?>("--head-dims") { Description = "head dimensions, comma-separated" };
@@ -81,7 +82,7 @@ internal static class BenchCommand
         catch (ArgumentException e) { console.WriteLine("bench: " + e.Message); return 2; }
         long batch = s.Batch ?? (cuda ? 4 : 1), heads = s.Heads ?? (cuda ? 16 : 4), kv = s.KvHeads ?? (cuda ? 4 : 2), decodeBatch = s.DecodeBatch ?? 1;
         if (batch < 1 || heads < 1 || kv < 1 || heads % kv != 0 || decodeBatch < 1) { console.WriteLine("bench: --batch, --heads, --kv-heads and --decode-batch must be positive, and --kv-heads must divide --heads"); return 2; }
-        long[] decodeNs = s.Sizes is null ? (cuda ? [1024, 4096, 16384, 65536] : [128, 512]) : ns;
+        long[] decodeNs = s.Sizes is null ? (cuda ? [1024, 4096, 16384, 65536, 131072] : [128, 512, 4096]) : ns;
 
         var selected = BenchRegistry.All().Where(c => s.Suite == "all" || c.Suite == s.Suite).ToList();
         if (s.Cases is not null)
@@ -92,8 +93,9 @@ internal static class BenchCommand
             selected = selected.Where(c => wanted.Contains(c.Name)).ToList();
         }
         if (s.Budget is double b && !(b > 0)) { console.WriteLine($"bench: --budget: expected a positive number of seconds, got {b}"); return 2; }
-        if (s.Suite == "all") console.WriteLine("bench: the train suite trains a model to a target (a minute or more); run it with --suite train");
-        var scenarios = s.Suite == "train" ? BenchRegistry.Scenarios().Where(c => c.Suite == "train").ToList() : [];
+        if (s.Suite == "all") console.WriteLine("bench: the train suite trains a model to a target (a minute or more) and the generate suite times generation; run them with --suite train and --suite generate");
+        var scenarios = s.Suite is "train" or "generate" ? BenchRegistry.Scenarios().Where(c => c.Suite == s.Suite).ToList() : [];
+        string workDir = Path.Combine(s.Out, "work");
 
         var plan = (from c in selected
                     from t in types
@@ -121,7 +123,7 @@ internal static class BenchCommand
             var trainProfile = s.Profile is null ? (cuda ? SizeProfile.Full : SizeProfile.Quick) : s.Profile == "full" ? SizeProfile.Full : SizeProfile.Quick;
             console.WriteLine($"bench: {scenario.Name} ({trainProfile.ToString().ToLowerInvariant()} profile)");
             IReadOnlyList<BenchScenarioRow> result = [];
-            void RunScenario(Action<string> log) => result = scenario.Run(new BenchScenarioContext(dev, trainProfile, log, s.Budget));
+            void RunScenario(Action<string> log) => result = scenario.Run(new BenchScenarioContext(dev, trainProfile, log, s.Budget, Path.Combine(workDir, scenario.Name)));
             if (live) console.Status().Start(scenario.Name, ctx => RunScenario(text => ctx.Status(Markup.Escape(text))));
             else RunScenario(console.WriteLine);
             foreach (var r in result)
@@ -133,6 +135,7 @@ internal static class BenchCommand
         }
 
         if (s.PyTorch != "off") rows = AddPyTorch(rows, s, cuda ? "cuda" : "cpu", batch, heads, kv, decodeBatch, decodeNs, console, required: s.PyTorch == "on");
+        if (s.PyTorch != "off" && s.Suite == "generate") rows.AddRange(TransformersGenerate(Path.Combine(workDir, "generate"), cuda, rows, console));
 
         Directory.CreateDirectory(s.Out);
         var csv = Path.Combine(s.Out, "bench.csv");
@@ -140,7 +143,7 @@ internal static class BenchCommand
         var html = Path.Combine(s.Out, "bench.html");
         File.WriteAllText(html, Page(rows, $"AttnKit bench on {dev}"));
         console.Write(Table(rows));
-        foreach (var note in rows.Where(r => r.Timing is not null).Select(r => r.Suite == "train" ? $"{r.Case}: {r.Path}; {r.FlopsNote}" : $"{r.Case}: {r.Path}; FLOPs {r.FlopsNote}").Distinct()) console.WriteLine("  " + note);
+        foreach (var note in rows.Where(r => r.Timing is not null).Select(r => r.Suite is "train" or "generate" ? $"{r.Case}: {r.Path}; {r.FlopsNote}" : $"{r.Case}: {r.Path}; FLOPs {r.FlopsNote}").Distinct()) console.WriteLine("  " + note);
         console.WriteLine($"bench: wrote {csv} and {html}");
         return 0;
     }
@@ -167,7 +170,9 @@ internal static class BenchCommand
     private static List<BenchRow> AddPyTorch(List<BenchRow> rows, Settings s, string device, long batch, long heads, long kv, long decodeBatch, long[] decodeNs, IAnsiConsole console, bool required)
     {
         var script = FindScript();
-        var names = rows.Where(r => r.Timing is not null).Select(r => BenchRegistry.All().FirstOrDefault(c => c.Name == r.Case)?.PyTorchName).OfType<string>().Distinct().ToList();
+        var registry = BenchRegistry.All().ToDictionary(c => c.Name);
+        IEnumerable<string> Counterparts(BenchRow r) => registry.TryGetValue(r.Case, out var c) ? new[] { c.PyTorchName, c.FlexName }.OfType<string>() : [];
+        var names = rows.Where(r => r.Timing is not null).SelectMany(Counterparts).Distinct().ToList();
         if (script is null || names.Count == 0)
         {
             if (required) console.WriteLine("bench: --pytorch on, but bench/pytorch/attention.py was not found");
@@ -176,7 +181,7 @@ internal static class BenchCommand
         var result = new List<BenchRow>(rows);
         foreach (var group in rows.Where(r => r.Timing is not null).GroupBy(r => r.Suite))
         {
-            var caseNames = group.Select(r => BenchRegistry.All().FirstOrDefault(c => c.Name == r.Case)?.PyTorchName).OfType<string>().Distinct().ToList();
+            var caseNames = group.SelectMany(Counterparts).Distinct().ToList();
             if (caseNames.Count == 0) continue;
             var sizes = string.Join(",", group.Select(r => r.Shape.Tokens).Distinct());
             var args = new List<string> { script, "--device", device, "--sizes", sizes, "--head-dims", string.Join(",", group.Select(r => r.Shape.HeadDim).Distinct()),
@@ -199,13 +204,47 @@ internal static class BenchCommand
                 for (int i = 0; i < result.Count; i++)
                 {
                     var r = result[i];
-                    var py = BenchRegistry.All().FirstOrDefault(c => c.Name == r.Case)?.PyTorchName;
-                    if (py == name && r.Shape.Tokens == o["tokens"]!.GetValue<long>() && r.Shape.HeadDim == o["head_dim"]!.GetValue<long>() && r.Shape.DTypeName == o["dtype"]!.GetValue<string>())
-                        result[i] = r with { PyTorchMs = o["ms"]!.GetValue<double>() };
+                    if (!registry.TryGetValue(r.Case, out var c) || r.Shape.Tokens != o["tokens"]!.GetValue<long>() || r.Shape.HeadDim != o["head_dim"]!.GetValue<long>() || r.Shape.DTypeName != o["dtype"]!.GetValue<string>()) continue;
+                    if (c.PyTorchName == name) result[i] = r = r with { PyTorchMs = o["ms"]!.GetValue<double>() };
+                    if (c.FlexName == name) result[i] = r with { FlexMs = o["ms"]!.GetValue<double>() };
                 }
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// Hugging Face transformers' generate on the checkpoint the generate suite wrote (bench/pytorch/generate.py, where
+    /// python3 has torch and transformers): one row per batch size and cache kind, and how many of the kit's greedy
+    /// tokens it reproduced.
+    /// </summary>
+    private static IEnumerable<BenchRow> TransformersGenerate(string dir, bool cuda, List<BenchRow> rows, IAnsiConsole console)
+    {
+        var script = FindScript() is string a ? Path.Combine(Path.GetDirectoryName(a)!, "generate.py") : null;
+        if (script is null || !File.Exists(script) || !Directory.Exists(Path.Combine(dir, "checkpoint"))) yield break;
+        var kit = rows.FirstOrDefault(r => r.Case == "generate-b1");
+        if (kit is null) yield break;
+        var (code, output) = Exec("python3", [script, "--checkpoint", Path.Combine(dir, "checkpoint"), "--device", cuda ? "cuda" : "cpu", "--dtype", kit.Shape.DTypeName,
+            "--prompt-file", Path.Combine(dir, "prompts.json"), "--expect", Path.Combine(dir, "expect.json"), "--new-tokens", AttnKit.Bench.GenerationBenchScenarios.NewTokens.ToString(CultureInfo.InvariantCulture), "--batches", "1,32"]);
+        if (code != 0 && !output.Contains("\"case\"", StringComparison.Ordinal))
+        {
+            console.WriteLine($"bench: transformers' generate did not run (exit {code}): {string.Join(" ", output.Split('\n').TakeLast(3))}");
+            yield break;
+        }
+        foreach (var line in output.Split('\n').Where(l => l.StartsWith('{')))
+        {
+            var o = JsonNode.Parse(line)!;
+            var name = o["case"]!.GetValue<string>();
+            if (o["error"] is JsonNode err) { console.WriteLine($"bench: {name}: {err.GetValue<string>().Split('\n')[0]}"); continue; }
+            long b = o["batch"]!.GetValue<long>();
+            double msPerToken = o["ms_per_token"]!.GetValue<double>(), tps = o["tokens_per_s"]!.GetValue<double>();
+            string match = o["matches_kit"] is JsonNode m ? $"; {m.GetValue<int>()} of the kit's first {AttnKit.Bench.GenerationBenchScenarios.NewTokens} greedy tokens reproduced" : "";
+            var row = new BenchRow("generate", name, $"transformers {o["transformers"]?.GetValue<string>()} generate ({o["attn_implementation"]?.GetValue<string>()}), torch {o["torch"]?.GetValue<string>()}",
+                kit.Device, kit.Shape with { Batch = b }, new BenchTiming(msPerToken, msPerToken, 1, 1), 0, tps, 0,
+                $"same checkpoint and prompts as the kit's rows; prefill {o["prefill_ms"]?.GetValue<double>():0.#} ms excluded{match}", null);
+            console.WriteLine(Line(row));
+            yield return row;
+        }
     }
 
     private static string? FindScript()
@@ -253,12 +292,12 @@ internal static class BenchCommand
 
     private static string Line(BenchRow r) => r.Timing is null
         ? $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: skipped ({r.Skipped})"
-        : r.Suite == "train"
+        : r.Suite is "train" or "generate"
             ? $"{r.Case} B={r.Shape.Batch} N={r.Shape.Tokens} {r.Shape.DTypeName}: {F(r.Timing.MedianMs, "0.###")} ms/step, {F(r.TokensPerS, "0")} tokens/s" +
               (r.Accuracy is double a ? $", accuracy {F(a, "0.###")}" : "") + (r.SecondsToTarget is double t ? $", target in {F(t, "0.#")} s" : r.Case.EndsWith("train", StringComparison.Ordinal) ? ", target not reached" : "")
             : $"{r.Case} N={r.Shape.Tokens} D={r.Shape.HeadDim} {r.Shape.DTypeName}: {F(r.Timing.MedianMs, "0.####")} ms, {F(r.Tflops, "0.##")} TFLOP/s";
 
-    internal static readonly string[] Columns = ["suite", "case", "path", "device", "dtype", "batch", "heads", "kv_heads", "tokens", "head_dim", "ms", "ms_min", "tflops", "tokens_per_s", "peak_mb", "pytorch_ms", "kit_over_pytorch", "flops_note", "skipped", "seconds_to_target", "accuracy"];
+    internal static readonly string[] Columns = ["suite", "case", "path", "device", "dtype", "batch", "heads", "kv_heads", "tokens", "head_dim", "ms", "ms_min", "tflops", "tokens_per_s", "peak_mb", "pytorch_ms", "kit_over_pytorch", "flops_note", "skipped", "seconds_to_target", "accuracy", "flex_ms", "kit_over_flex"];
 
     private static string Csv(IEnumerable<BenchRow> rows)
     {
@@ -269,20 +308,23 @@ internal static class BenchCommand
                 r.Shape.KvHeads.ToString(CultureInfo.InvariantCulture), r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
                 r.Timing is null ? "" : F(r.Timing.MedianMs, "0.######"), r.Timing is null ? "" : F(r.Timing.MinMs, "0.######"), r.Timing is null ? "" : F(r.Tflops, "0.###"),
                 r.Timing is null ? "" : F(r.TokensPerS, "0"), F(r.PeakMb, "0.#"), r.PyTorchMs is double p ? F(p, "0.######") : "", r.Ratio is double q ? F(q, "0.###") : "",
-                r.FlopsNote, r.Skipped ?? "", r.SecondsToTarget is double st ? F(st, "0.##") : "", r.Accuracy is double acc ? F(acc, "0.####") : "" }.Select(Q))).Append('\n');
+                r.FlopsNote, r.Skipped ?? "", r.SecondsToTarget is double st ? F(st, "0.##") : "", r.Accuracy is double acc ? F(acc, "0.####") : "",
+                r.FlexMs is double fm ? F(fm, "0.######") : "", r.FlexRatio is double fr ? F(fr, "0.###") : "" }.Select(Q))).Append('\n');
         return sb.ToString();
     }
 
     private static Table Table(IEnumerable<BenchRow> rows)
     {
         var t = new Table().Border(TableBorder.Rounded);
-        bool train = rows.Any(r => r.Suite == "train");
-        foreach (var c in new[] { "case", "dtype", "N", "D", "ms", "TFLOP/s", "tokens/s", "peak MiB", "PyTorch ms", "kit/PyTorch" }.Concat(train ? ["s to target", "accuracy"] : [])) t.AddColumn(c);
+        bool train = rows.Any(r => r.Suite is "train" or "generate");
+        bool flex = rows.Any(r => r.FlexMs is not null);
+        foreach (var c in new[] { "case", "dtype", "N", "D", "ms", "TFLOP/s", "tokens/s", "peak MiB", "PyTorch ms", "kit/PyTorch" }.Concat(train ? ["s to target", "accuracy"] : []).Concat(flex ? ["Flex ms", "kit/Flex"] : [])) t.AddColumn(c);
         foreach (var r in rows)
             t.AddRow(new[] { r.Case, r.Shape.DTypeName, r.Shape.Tokens.ToString(CultureInfo.InvariantCulture), r.Shape.HeadDim.ToString(CultureInfo.InvariantCulture),
                 r.Timing is null ? "skipped" : F(r.Timing.MedianMs, "0.####"), r.Timing is null ? "" : F(r.Tflops, "0.#"), r.Timing is null ? "" : F(r.TokensPerS, "0"),
                 F(r.PeakMb, "0"), r.PyTorchMs is double p ? F(p, "0.####") : "", r.Ratio is double q ? F(q, "0.00") : "" }
-                .Concat(train ? [r.SecondsToTarget is double st ? F(st, "0.#") : "", r.Accuracy is double a ? F(a, "0.###") : ""] : []).ToArray());
+                .Concat(train ? [r.SecondsToTarget is double st ? F(st, "0.#") : "", r.Accuracy is double a ? F(a, "0.###") : ""] : [])
+                .Concat(flex ? [r.FlexMs is double fm ? F(fm, "0.####") : "", r.FlexRatio is double fr ? F(fr, "0.00") : ""] : []).ToArray());
         return t;
     }
 
@@ -291,7 +333,7 @@ internal static class BenchCommand
         var sb = new StringBuilder($"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(title)}</title>\n<script>{ChartHtml.PlotlyJs()}</script>\n" +
                                    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>\n<body>\n");
         sb.Append($"<h1>{System.Net.WebUtility.HtmlEncode(title)}</h1>\n<p>Median time per step against N on log-log axes; the legend gives each row's fitted slope (2: quadratic, 1: linear, 0: flat).</p>\n");
-        foreach (var g in rows.Where(r => r.Timing is not null && r.Suite != "train").GroupBy(r => (r.Suite, r.Shape.HeadDim, r.Shape.DTypeName)))
+        foreach (var g in rows.Where(r => r.Timing is not null && r.Suite is not ("train" or "generate")).GroupBy(r => (r.Suite, r.Shape.HeadDim, r.Shape.DTypeName)))
         {
             var charts = g.GroupBy(r => r.Case).Select(c =>
             {

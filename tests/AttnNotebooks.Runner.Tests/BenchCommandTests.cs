@@ -13,7 +13,7 @@ public class BenchCommandTests
                 "bench", "--sizes", "32,64", "--head-dims", "16", "--batch", "1", "--heads", "2", "--kv-heads", "1", "--repeats", "1", "--pytorch", "off", "--out", dir);
             Assert.True(code == 0, output);
             var text = File.ReadAllText(Path.Combine(dir, "bench.csv"));
-            Assert.StartsWith("suite,case,path,device,dtype,batch,heads,kv_heads,tokens,head_dim,ms,ms_min,tflops,tokens_per_s,peak_mb,pytorch_ms,kit_over_pytorch,flops_note,skipped,seconds_to_target,accuracy\n", text);
+            Assert.StartsWith("suite,case,path,device,dtype,batch,heads,kv_heads,tokens,head_dim,ms,ms_min,tflops,tokens_per_s,peak_mb,pytorch_ms,kit_over_pytorch,flops_note,skipped,seconds_to_target,accuracy,flex_ms,kit_over_flex\n", text);
             var records = AttnKit.Catalog.Csv.Parse(text).Skip(1).Select(r => r.Fields.ToArray()).ToList();
             var cases = new[] { "sdpa", "sdpa-causal", "sdpa-gqa-causal", "sdpa-causal-fwd+bwd", "sliding-window-1024", "prefix-lm-256", "document-4", "reference-causal", "decode-static-cache" };
             foreach (var c in cases)

@@ -17,16 +17,16 @@ public sealed class AttentionBenchCases : IBenchCaseProvider
     public IEnumerable<IBenchCase> Cases()
     {
         yield return new Sdpa("sdpa", "sdpa", AttentionOptions.None, causalFlops: false, gqa: false, backward: false);
-        yield return new Sdpa("sdpa-causal", "sdpa-causal", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: false);
+        yield return new Sdpa("sdpa-causal", "sdpa-causal", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: false, flex: "flex-causal");
         yield return new Sdpa("sdpa-gqa-causal", "sdpa-gqa-causal", AttentionOptions.Causal, causalFlops: true, gqa: true, backward: false);
         yield return new Sdpa("sdpa-causal-fwd+bwd", "sdpa-causal-fwd+bwd", AttentionOptions.Causal, causalFlops: true, gqa: false, backward: true);
         // masked rows count the (query, key) pairs the mask allows: 4·B·H·D·pairs
         yield return new Sdpa("sliding-window-1024", "masked-window-1024", new AttentionOptions { Mask = Masks.SlidingWindow(1024) }, causalFlops: false, gqa: false, backward: false,
-            pairs: n => { long w = Math.Min(1024, n); return w * (w + 1) / 2.0 + (n - w) * (double)w; }, pairsNote: "window: w(w+1)/2 + (N − w)·w pairs");
+            pairs: n => { long w = Math.Min(1024, n); return w * (w + 1) / 2.0 + (n - w) * (double)w; }, pairsNote: "window: w(w+1)/2 + (N − w)·w pairs", flex: "flex-window-1024");
         yield return new Sdpa("prefix-lm-256", "masked-prefix-256", new AttentionOptions { Mask = Masks.PrefixLM(256) }, causalFlops: false, gqa: false, backward: false,
-            pairs: n => { long p = Math.Min(256, n); return n * (n + 1) / 2.0 + p * (p - 1) / 2.0; }, pairsNote: "prefix-LM: N(N+1)/2 + P(P−1)/2 pairs");
+            pairs: n => { long p = Math.Min(256, n); return n * (n + 1) / 2.0 + p * (p - 1) / 2.0; }, pairsNote: "prefix-LM: N(N+1)/2 + P(P−1)/2 pairs", flex: "flex-prefix-256");
         yield return new Sdpa("document-4", "masked-document-4", null, causalFlops: false, gqa: false, backward: false, documents: 4,
-            pairs: n => { double l = n / 4.0; return 4 * l * (l + 1) / 2; }, pairsNote: "4 causal documents of N/4: 4·L(L+1)/2 pairs");
+            pairs: n => { double l = n / 4.0; return 4 * l * (l + 1) / 2; }, pairsNote: "4 causal documents of N/4: 4·L(L+1)/2 pairs", flex: "flex-document-4");
         yield return new Reference();
     }
 
@@ -39,8 +39,9 @@ public sealed class AttentionBenchCases : IBenchCaseProvider
     }
 
     private sealed class Sdpa(string name, string pytorch, AttentionOptions? options, bool causalFlops, bool gqa, bool backward, int documents = 0,
-        Func<long, double>? pairs = null, string? pairsNote = null) : IBenchCase
+        Func<long, double>? pairs = null, string? pairsNote = null, string? flex = null) : IBenchCase
     {
+        public string? FlexName => flex;
         public string Suite => "attention";
         public string Name => name;
         public string Path => options?.Mask is { } m && m != Masks.Causal || documents > 0

@@ -42,6 +42,8 @@ public interface IBenchCase
     string Path { get; }
     /// <summary>The name of the same operation in bench/pytorch/attention.py, or null when PyTorch has no counterpart.</summary>
     string? PyTorchName { get; }
+    /// <summary>The same operation through PyTorch's FlexAttention (compiled, block-sparse) in bench/pytorch/attention.py, where it has one.</summary>
+    string? FlexName => null;
     /// <summary>Floating-point operations of one step (the count is stated in <see cref="FlopsNote"/> where it is not the usual one).</summary>
     double Flops(BenchShape shape);
     /// <summary>How <see cref="Flops"/> counts.</summary>

@@ -9,7 +9,8 @@ namespace AttnKit.Bench;
 /// <param name="Profile">Quick (CPU, small problem) or full (GPU, the full-size problem).</param>
 /// <param name="Log">Progress lines (a terminal shows them live).</param>
 /// <param name="TimeBudgetSeconds">Overrides the scenario's own time limit (a smoke run gives a few seconds).</param>
-public sealed record BenchScenarioContext(Device Device, SizeProfile Profile, Action<string> Log, double? TimeBudgetSeconds = null);
+/// <param name="WorkDir">A folder the scenario may write files to for a side-by-side run outside the kit (a checkpoint, prompts); null: none.</param>
+public sealed record BenchScenarioContext(Device Device, SizeProfile Profile, Action<string> Log, double? TimeBudgetSeconds = null, string? WorkDir = null);
 
 /// <summary>One measured row of a scenario.</summary>
 /// <param name="Case">Row name, e.g. "mqar-train".</param>
@@ -30,7 +31,7 @@ public sealed record BenchScenarioRow(string Case, string Path, BenchShape Shape
 /// </summary>
 public interface IBenchScenario
 {
-    /// <summary>The suite ("train").</summary>
+    /// <summary>The suite ("train" or "generate").</summary>
     string Suite { get; }
     /// <summary>The scenario's name.</summary>
     string Name { get; }

@@ -25,6 +25,48 @@ public sealed class BlockwiseBenchCases : IBenchCaseProvider
         yield return new Tiled("flash-tiled-causal-fwd+bwd", backward: true, chunked: false);
         yield return new Tiled("memory-efficient-causal", backward: false, chunked: true);
         yield return new ReferenceBackward();
+        yield return new KernelSpeed("flash-fused-tiles-causal", shards: 0, zigzag: false);
+        yield return new KernelSpeed("ring-fused-contiguous-causal", shards: 4, zigzag: false);
+        yield return new KernelSpeed("ring-fused-zigzag-causal", shards: 4, zigzag: true);
+    }
+
+    /// <summary>
+    /// The blockwise forms at kernel speed (<see cref="BlockwiseOptions.FusedTiles"/>): tiled FlashAttention with query
+    /// blocks of N/2 (each block's whole key tiles one fused call, the diagonal tile a causal one, merged by log-sum-exp),
+    /// and ring attention over 4 simulated shards on one device (contiguous or zig-zag), every tile a fused call. Compared
+    /// with one fused causal SDPA call in PyTorch.
+    /// </summary>
+    private sealed class KernelSpeed(string name, int shards, bool zigzag) : IBenchCase
+    {
+        public string Suite => "attention";
+        public string Name => name;
+        public string Path => shards == 0
+            ? "tiled with fused tiles (query blocks of N/2; whole key tiles in one kernel call, the diagonal tile causal; log-sum-exp merge)"
+            : $"ring attention, {shards} simulated shards on one device, {(zigzag ? "zig-zag" : "contiguous")} layout, fused tiles and log-sum-exp merges (transfers are copies)";
+        public string? PyTorchName => "sdpa-causal";
+        public string FlopsNote => "4·B·H·N²·D / 2 (causal)";
+        public double Flops(BenchShape s) => s.AttentionFlops * 0.5;
+        public double Tokens(BenchShape s) => s.Batch * s.Tokens;
+        public long PeakBytes(BenchShape s) => 6 * s.Batch * s.Heads * s.Tokens * s.HeadDim * s.ElementBytes + 2 * s.Batch * s.Heads * s.Tokens * (s.HeadDim + 1) * 4;
+        public bool Supports(BenchShape s, Device device, out string why)
+        {
+            why = s.Tokens % (2L * Math.Max(shards, 1)) != 0 ? $"N must be a multiple of {2 * Math.Max(shards, 1)}" : "";
+            return why.Length == 0;
+        }
+        public IBenchRun Prepare(BenchShape s, Device device)
+        {
+            var scope = torch.NewDisposeScope();
+            var (q, k, v) = Inputs(s, device, grad: false);
+            var options = BlockwiseOptions.Causal with { QueryBlock = s.Tokens / 2, KeyBlock = s.Tokens / 2, FusedTiles = true };
+            var group = shards > 0 ? Attention.Parallel.ShardGroup.Create(shards, device) : null;
+            Attention.Parallel.SequenceLayout? layout = shards == 0 ? null : zigzag ? new Attention.Parallel.ZigZagLayout(s.Tokens, shards) : new Attention.Parallel.ContiguousLayout(s.Tokens, shards);
+            return new AttentionBenchCases.Run(scope, () =>
+            {
+                using var inner = torch.NewDisposeScope();
+                if (group is null) { using var r = FlashAttention.Forward(q, k, v, options); return; }
+                using var ring = Attention.Parallel.RingAttention.Forward(q, k, v, group, layout!, BlockwiseOptions.Causal with { FusedTiles = true });
+            });
+        }
     }
 
     private static (Tensor q, Tensor k, Tensor v) Inputs(BenchShape s, Device device, bool grad)

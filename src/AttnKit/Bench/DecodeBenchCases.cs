@@ -1,4 +1,5 @@
 using AttnKit.Attention;
+using AttnKit.Attention.Blockwise;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,22 +8,34 @@ namespace AttnKit.Bench;
 /// <summary>
 /// The decode suite: one decoding step of one layer at a given context length with a static (preallocated) KV cache:
 /// 1. write the new token's key and value into the cache at the current position (no reallocation);
-/// 2. attend from the new query to the cache up to that position through the fused path.
-/// The KV-cache issue adds its caches and eviction policies here as further providers.
+/// 2. attend from the new query to the cache up to that position, by one of the decode paths:
+///    - <c>decode-static-cache</c>: <see cref="ScaledDotProductAttention.Fused"/>, the path the kit takes (one fused call,
+///      grouped heads read in place through <see cref="FusedKernels"/>);
+///    - <c>decode-split-kv-C</c>: <see cref="SplitKvDecode"/> with C chunks (fused log-sum-exp calls, merged);
+///    - <c>decode-fold</c>: TorchSharp's own binding with each query group folded into the token axis (the path before
+///      <see cref="FusedKernels"/>, kept to show what it cost).
+/// Every row compares with PyTorch's <c>scaled_dot_product_attention(enable_gqa=True)</c> on the same cache.
+/// The cache forms and eviction policies add their rows in <see cref="CacheBenchCases"/>.
 /// </summary>
 public sealed class DecodeBenchCases : IBenchCaseProvider
 {
     /// <inheritdoc/>
     public IEnumerable<IBenchCase> Cases()
     {
-        yield return new StaticCacheStep();
+        yield return new Step("decode-static-cache", "fused: one call, grouped heads in place (enable_gqa via TorchScript)",
+            (q, k, v) => ScaledDotProductAttention.Fused(q, k, v));
+        foreach (int chunks in new[] { 4, 16, 64 })
+            yield return new Step($"decode-split-kv-{chunks}", $"split-KV: {chunks} chunks, fused log-sum-exp calls, merged",
+                (q, k, v) => SplitKvDecode.Compute(q, k, v, chunks));
+        yield return new Step("decode-fold", "TorchSharp binding: query groups folded into the token axis (the old path)",
+            (q, k, v) => FusedKernels.TorchSharpAttention(q, k, v, null, false, null, q.shape[1] / k.shape[1]));
     }
 
-    private sealed class StaticCacheStep : IBenchCase
+    private sealed class Step(string name, string path, Func<Tensor, Tensor, Tensor, Tensor> attend) : IBenchCase
     {
         public string Suite => "decode";
-        public string Name => "decode-static-cache";
-        public string Path => "fused (one query over the cache: no mask needed)";
+        public string Name => name;
+        public string Path => path;
         public string? PyTorchName => "decode-static-cache";
         public string FlopsNote => "4·B·H·N·D (one query over N cached keys)";
         public double Flops(BenchShape s) => 4.0 * s.Batch * s.Heads * s.Tokens * s.HeadDim;
@@ -50,7 +63,7 @@ public sealed class DecodeBenchCases : IBenchCaseProvider
                 using var inner = torch.NewDisposeScope();
                 kSlot.copy_(kNew);                                       // 1.
                 vSlot.copy_(vNew);
-                ScaledDotProductAttention.Fused(q, kView, vView);        // 2. (B, H, 1, D)
+                attend(q, kView, vView);                                 // 2. (B, H, 1, D)
             });
         }
     }
