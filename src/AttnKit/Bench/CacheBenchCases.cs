@@ -37,6 +37,7 @@ public sealed class CacheBenchCases : IBenchCaseProvider
         yield return new Step("decode-cache-sliding-window", $"SlidingWindowCache (W = {Window}): ring buffer", (s, d) => (new SlidingWindowCache(Window), null), Window);
         yield return new Step("decode-cache-streamingllm", $"SlidingWindowCache ({Sinks} sinks + {Window}, re-rotated keys): ring buffer + RoPE at read", (s, d) => (new SlidingWindowCache(Window, Sinks, reposition: true), null), Window + Sinks);
         yield return new Step("decode-cache-h2o", $"PolicyCache(H2O, budget {Window}): weights, scores and a gather every step", (s, d) => (new PolicyCache(new HeavyHitterOracle(), new CacheBudget { Tokens = Window, Window = 16 }), null), Window);
+        yield return new Step("decode-cache-h2o-interval-32", $"PolicyCache(H2O, budget {Window}, Interval 32): weights every step, scores and a gather every 32 steps", (s, d) => (new PolicyCache(new HeavyHitterOracle(), new CacheBudget { Tokens = Window, Window = 16, Interval = 32 }), null), Window + 32);
     }
 
     private sealed class Step(string name, string path, Func<BenchShape, Device, (LayerCache Cache, IDisposable? Owned)> make, long? window) : IBenchCase
