@@ -23,10 +23,11 @@ namespace AttnKit.Attention;
 /// 3. where an operator is missing (an older libtorch, a dtype a kernel refuses), the call falls back to TorchSharp's
 ///    binding (1) or to a dense float32 computation (2), once per device and dtype, and <see cref="Implementations"/>
 ///    says which ran (the runner's <c>doctor</c> prints it);
-/// 4. <see cref="RmsNorm"/> and <see cref="Rotary"/>: the model's RMSNorm and RoPE rotation, the same operations as
-///    <see cref="Models.RmsNorm"/> and <see cref="Positional.RotaryEmbedding"/> write out, run as one call each without
-///    gradients (decoding): TorchScript's interpreter dispatches the chain without a managed round trip per operation,
-///    and on CUDA its fuser may merge the pointwise steps into fewer kernels.
+/// 4. <see cref="RmsNorm"/>, <see cref="Rotary"/> and <see cref="RotaryQk"/>: the model's RMSNorm and RoPE rotation as
+///    one call each when no gradient is recorded (decoding). RMSNorm is libtorch's <c>rms_norm</c> on the float32 input
+///    (one reduction kernel instead of pow, mean, add, rsqrt and mul), cast back, times the gain: the formula of
+///    <see cref="Models.RmsNorm"/>, with the same result on the CPU (tested) and up to reduction order on CUDA. The
+///    rotation is the same operations as <see cref="Positional.RotaryEmbedding"/> writes out, for q and k together.
 /// The log-sum-exp output carries no gradient (libtorch's kernels do not differentiate it): forms that merge parts
 /// with it are forward-only unless they say otherwise. The output of (1) and of (2) does backpropagate.
 /// </summary>
@@ -50,9 +51,7 @@ def lse_efficient(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional
     return r[0], r[1]
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
-    xf = x.float()
-    y = xf * torch.rsqrt(xf.pow(2).mean([-1], keepdim=True) + eps)
-    return y.to(x.dtype) * weight
+    return torch.rms_norm(x.float(), [x.size(-1)], None, eps).to(x.dtype) * weight
 
 def rotary(x: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tensor:
     d = x.size(3)
@@ -63,6 +62,11 @@ def rotary(x: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tensor:
     if rot != d:
         y = torch.cat([y, x.narrow(3, rot, d - rot)], 3)
     return y
+
+def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple[Tensor, Tensor]:
+    hq = q.size(1)
+    y = rotary(torch.cat([q, k], 1), cos, sin, rot)
+    return y.narrow(1, 0, hq), y.narrow(1, hq, k.size(1))
 
 """;
 
@@ -148,6 +152,13 @@ def rotary(x: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tensor:
     /// </summary>
     internal static Tensor? Rotary(Tensor x, Tensor cos, Tensor sin, long rot) =>
         Script is { } cu ? (Tensor)cu.invoke("rotary", x, cos, sin, rot)! : null;
+
+    /// <summary>
+    /// <see cref="Rotary"/> of queries (B, Hq, N, D) and keys (B, Hkv, N, D) at the same positions in one call: the two
+    /// are concatenated along the heads, rotated once and split (views), so the rotation's kernels run once, not twice.
+    /// </summary>
+    internal static (Tensor Q, Tensor K)? RotaryQk(Tensor q, Tensor k, Tensor cos, Tensor sin, long rot) =>
+        Script is { } cu ? ((Tensor, Tensor))cu.invoke("rotary_qk", q, k, cos, sin, rot)! : null;
 
     /// <summary>
     /// The fused output and the per-query log-sum-exp (step 2), no mask: (B, Hq, Nq, Dv) in q's dtype and (B, Hq, Nq)

@@ -73,8 +73,13 @@ public abstract class DecoderAttention : nn.Module
         Tensor? kpRotary = null, qpRotary = null;
         if (rope is not null)
         {
-            q = step.FirstPosition is long p0 ? rope.ApplyFrom(q, p0) : rope.Apply(q, step.Positions); // 1.
-            if (!rotateAfterRead) k = step.FirstPosition is long p1 ? rope.ApplyFrom(k, p1) : rope.Apply(k, step.Positions);
+            if (!rotateAfterRead && step.FirstPosition is long p)
+                (q, k) = rope.ApplyFrom(q, k, p);                                          // 1. both at once
+            else
+            {
+                q = step.FirstPosition is long p0 ? rope.ApplyFrom(q, p0) : rope.Apply(q, step.Positions); // 1.
+                if (!rotateAfterRead) k = step.FirstPosition is long p1 ? rope.ApplyFrom(k, p1) : rope.Apply(k, step.Positions);
+            }
         }
         Tensor? keyPositions = null, valid = null;
         long? window = null;

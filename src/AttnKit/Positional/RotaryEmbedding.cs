@@ -72,6 +72,30 @@ public sealed class RotaryEmbedding : IDisposable
         return Rotate(x, cosTable.narrow(0, start, xs[2]), sinTable.narrow(0, start, xs[2])).MoveToOuterDisposeScope(); // (N, D)
     }
 
+    /// <summary>
+    /// Queries (B, Hq, N, D) and keys (B, Hkv, N, D) rotated at the consecutive positions start … start + N − 1, as
+    /// <see cref="ApplyFrom(Tensor, long)"/> does each; when no gradient is recorded, in one fused call for both.
+    /// </summary>
+    public (Tensor Q, Tensor K) ApplyFrom(Tensor q, Tensor k, long start)
+    {
+        Check.Rank(q, 4, nameof(q), "(B, Hq, N, D)");
+        Check.Rank(k, 4, nameof(k), "(B, Hkv, N, D)");
+        long[] qs = q.shape, ks = k.shape;
+        if (torch.is_grad_enabled() || qs[0] != ks[0] || qs[2] != ks[2] || qs[3] != ks[3] || q.dtype != k.dtype || TooFewChannels(qs))
+            return (ApplyFrom(q, start), ApplyFrom(k, start));
+        Check.FloatingPoint(q, nameof(q));
+        Check.SameDevice(q, nameof(q), k, nameof(k));
+        Check.NonNegative(start, nameof(start));
+        using var scope = torch.NewDisposeScope();
+        var (cosTable, sinTable) = Table(q.device, start + qs[2]);
+        var pair = Attention.FusedKernels.RotaryQk(q, k, cosTable.narrow(0, start, qs[2]), sinTable.narrow(0, start, qs[2]), Dim);
+        if (pair is not { } both) return (ApplyFrom(q, start).MoveToOuterDisposeScope(), ApplyFrom(k, start).MoveToOuterDisposeScope());
+        both.Q.MoveToOuterDisposeScope();
+        return (both.Q, both.K.MoveToOuterDisposeScope());
+    }
+
+    private bool TooFewChannels(long[] shape) => shape[3] < Dim;
+
     /// <summary>Frees the cos/sin tables (they are rebuilt if the embedding is used again).</summary>
     public void Dispose()
     {

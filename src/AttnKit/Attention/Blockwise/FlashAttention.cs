@@ -65,9 +65,9 @@ public static class FlashAttention
         var (b, hq, nq) = (qs[0], qs[1], qs[2]);
         var (nk, dv) = (ks[2], v.shape[3]);
         var dev = q.device;
+        if (options.FusedTiles) return FusedForward(q, k, v, options, offset, scale);
         var output = torch.zeros([b, hq, nq, dv], ScalarType.Float32, dev);                 // (B, Hq, Nq, Dv)
         var lse = torch.empty([b, hq, nq], ScalarType.Float32, dev);                        // (B, Hq, Nq)
-        if (options.FusedTiles) return FusedForward(q, k, v, options, offset, scale, output, lse);
         long tiles = 0, computed = 0, rows = 0;
         var rescaled = new List<Tensor>();
         for (long i0 = 0; i0 < nq; i0 += options.QueryBlock)
@@ -109,8 +109,9 @@ public static class FlashAttention
     /// blocks is the kernel's own (FlashAttention-2's split: the outer loop over query blocks here, the inner loop over
     /// key blocks in the kernel). Tiles the causal diagonal cuts are calls of their own.
     /// </summary>
-    private static FlashAttentionResult FusedForward(Tensor q, Tensor k, Tensor v, BlockwiseOptions options, long offset, double scale, Tensor output, Tensor lse)
+    private static FlashAttentionResult FusedForward(Tensor q, Tensor k, Tensor v, BlockwiseOptions options, long offset, double scale)
     {
+        var (outs, lses) = (new List<Tensor>(), new List<Tensor>());                       // per query block: output in q's dtype, log-sum-exp
         if (!FusedTile.Supports(options))
             throw new ArgumentException("options.FusedTiles: fused tiles take no mask or a causal one, and no score modifier; use the per-tile form for others", nameof(options));
         long nq = q.shape[2], nk = k.shape[2];
@@ -145,12 +146,14 @@ public static class FlashAttention
                 parts.Add(FusedTile.Partial(qi, k.narrow(2, j0, bk), v.narrow(2, j0, bk), q0, j0, options.Mask, scale)!); // cut by the diagonal
             }
             Flush();
-            if (parts.Count == 0) { lse.narrow(2, i0, bq).fill_(double.NegativeInfinity); continue; }
-            var merged = parts.Count == 1 ? parts[0] : parts.Count == 2 ? LogSumExpMerge.Merge(parts[0], parts[1]) : LogSumExpMerge.MergeAll(parts); // 3.
-            output.narrow(2, i0, bq).copy_(merged.Output);
-            lse.narrow(2, i0, bq).copy_(merged.LogSumExp);
+            var merged = parts.Count == 0 ? PartialAttention.Empty(q.shape[0], q.shape[1], bq, v.shape[3], q.device) : parts[0];
+            for (int i = 1; i < parts.Count; i++) merged = LogSumExpMerge.Merge(merged, parts[i]);                 // 3.
+            outs.Add(merged.Output.to(q.dtype).MoveToOuterDisposeScope());
+            lses.Add(merged.LogSumExp.MoveToOuterDisposeScope());
         }
-        return new FlashAttentionResult(output.to(q.dtype).MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), new TiledAttentionStats(tiles, computed, 0, 0));
+        var output = outs.Count == 1 ? outs[0] : torch.cat(outs, 2);                       // (B, Hq, Nq, Dv), in the caller's (Forward's) scope
+        var lse = lses.Count == 1 ? lses[0] : torch.cat(lses, 2);                          // (B, Hq, Nq)
+        return new FlashAttentionResult(output.MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), new TiledAttentionStats(tiles, computed, 0, 0));
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ namespace AttnKit.Attention.Blockwise;
 /// 2. full: every key is at or before every query (k0 + bk − 1 ≤ q0): one fused call without a mask;
 /// 3. diagonal: the same positions (q0 = k0, bq = bk): one fused call with the kernel's causal flag;
 /// 4. otherwise (a tile the diagonal cuts unevenly): the per-tile teaching form with the mask (<see cref="AttentionTile"/>).
-/// Each computed tile returns its output and log-sum-exp (<see cref="FusedKernels.AttentionWithLogSumExp"/>); the
+/// Each computed tile returns its output (in the kernel's dtype: q's for fused tiles, float32 for the per-tile form;
+/// <see cref="LogSumExpMerge"/> merges in float32) and log-sum-exp (<see cref="FusedKernels.AttentionWithLogSumExp"/>); the
 /// caller merges tiles with <see cref="LogSumExpMerge"/>. Forward only: the kernels do not differentiate the
 /// log-sum-exp, so a merge of fused tiles does not back-propagate exactly; the teaching forms do (and the tiled form's
 /// recomputing backward).
@@ -23,7 +24,7 @@ internal static class FusedTile
     public static bool Supports(BlockwiseOptions options) =>
         options.ScoreMod is null && (options.Mask is null || options.Mask.Kind is MaskKind.Causal or MaskKind.Full);
 
-    /// <summary>Steps 1–4 for q (B, Hq, bq, D) at query positions q0… and k, v (B, Hkv, bk, ·) at key positions k0…; null when hidden. Output float32.</summary>
+    /// <summary>Steps 1–4 for q (B, Hq, bq, D) at query positions q0… and k, v (B, Hkv, bk, ·) at key positions k0…; null when hidden.</summary>
     public static PartialAttention? Partial(Tensor q, Tensor k, Tensor v, long q0, long k0, AttentionMask? mask, double scale)
     {
         long bq = q.shape[2], bk = k.shape[2];
@@ -34,12 +35,12 @@ internal static class FusedTile
         if (!causal || k0 + bk - 1 <= q0)
         {
             var (o, l) = FusedKernels.AttentionWithLogSumExp(q, k, v, false, scale);         // 2.
-            part = new PartialAttention(o.to(ScalarType.Float32), l);
+            part = new PartialAttention(o, l);
         }
         else if (q0 == k0 && bq == bk)
         {
             var (o, l) = FusedKernels.AttentionWithLogSumExp(q, k, v, true, scale);          // 3.
-            part = new PartialAttention(o.to(ScalarType.Float32), l);
+            part = new PartialAttention(o, l);
         }
         else
             part = AttentionTile.PartialUnchecked(q, k, v, AttentionTile.Range(q0, bq, q.device), AttentionTile.Range(k0, bk, k.device), mask, null, scale); // 4.
@@ -63,7 +64,7 @@ internal static class FusedTile
     /// <summary>
     /// Attention of queries at <paramref name="qPositions"/> over keys at <paramref name="kPositions"/> (each a few
     /// consecutive runs, as contiguous and zig-zag ring layouts give): every query run against every key run by
-    /// steps 1–4, merged per query run, query runs concatenated in order. Output float32 (B, Hq, Nq, Dv).
+    /// steps 1–4, merged per query run, query runs concatenated in order: (B, Hq, Nq, Dv), float32.
     /// </summary>
     public static PartialAttention RunPairs(Tensor q, Tensor k, Tensor v, long[] qPositions, long[] kPositions, AttentionMask? mask, double scale)
     {
@@ -78,9 +79,9 @@ internal static class FusedTile
             var parts = new List<PartialAttention>();
             foreach (var (ki, k0, kn) in Runs(kPositions))
                 if (Partial(qRun, k.narrow(2, ki, kn), v.narrow(2, ki, kn), q0, k0, mask, scale) is { } p) parts.Add(p);
-            var merged = parts.Count == 0 ? PartialAttention.Empty(qs[0], qs[1], qn, dv, q.device)
-                : parts.Count == 1 ? parts[0] : LogSumExpMerge.MergeAll(parts);
-            outs.Add(merged.Output);
+            var merged = parts.Count == 0 ? PartialAttention.Empty(qs[0], qs[1], qn, dv, q.device) : parts[0];
+            for (int i = 1; i < parts.Count; i++) merged = LogSumExpMerge.Merge(merged, parts[i]);
+            outs.Add(merged.Output.dtype == ScalarType.Float32 ? merged.Output : merged.Output.to(ScalarType.Float32));
             lses.Add(merged.LogSumExp);
         }
         return new PartialAttention(torch.cat(outs, 2), torch.cat(lses, 2)).MoveToOuterDisposeScope();

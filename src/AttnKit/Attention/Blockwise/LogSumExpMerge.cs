@@ -32,8 +32,8 @@ public static class LogSumExpMerge
         var wb = (lb - m).exp();
         var w = wa + wb;
         var lse = (m + w.log()).squeeze(-1);                                            // 3. (B, H, Nq)
-        var safe = torch.where(w.gt(0), w, torch.ones_like(w));
-        var o = (wa * a.Output + wb * b.Output) / safe;                                 // 4. (B, H, Nq, Dv)
+        var share = wb / torch.where(w.gt(0), w, torch.ones_like(w));                  //    b's share, wb / (wa + wb); 0 when both are empty
+        var o = torch.lerp(Float(a.Output), Float(b.Output), share);                    // 4. (wa·o_a + wb·o_b) / (wa + wb) = o_a + share·(o_b − o_a): one pass
         return new PartialAttention(o, lse).MoveToOuterDisposeScope();
     }
 
@@ -78,6 +78,8 @@ public static class LogSumExpMerge
         output.MoveToOuterDisposeScope();
         return (output, lse.MoveToOuterDisposeScope());
     }
+
+    private static Tensor Float(Tensor t) => t.dtype == ScalarType.Float32 ? t : t.to(ScalarType.Float32);
 
     private static void CheckPair(PartialAttention a, string aName, PartialAttention b, string bName)
     {
