@@ -11,7 +11,7 @@ public class CacheBenchTests
     public void Every_cache_bench_case_registers_prepares_and_steps_without_leaking()
     {
         var cases = BenchRegistry.All().Where(c => c.Name.StartsWith("decode-cache-")).ToList();
-        Assert.Equal(6, cases.Count);
+        Assert.Equal(7, cases.Count);
         Assert.All(cases, c => Assert.Equal("decode", c.Suite));
         var shape = new BenchShape(1, 4, 2, 40, 16, ScalarType.Float32);
         foreach (var c in cases)
