@@ -78,14 +78,13 @@ public static class ScaledDotProductAttention
         var (groups, offset) = Validate(q, k, v, options);
         if (!CanFuse(options))
             throw new ArgumentException("options: the fused path cannot apply a score modifier or return weights or log-sum-exp; use Reference or Compute", nameof(options));
-        using var scope = torch.NewDisposeScope();
         long nq = q.shape[2], nk = k.shape[2];
-        double? scale = options.Scale;
-
         var kind = options.Mask?.Kind ?? MaskKind.Full;
         bool everyKeyVisible = kind == MaskKind.Full || (kind == MaskKind.Causal && offset >= nk - 1);
         if (options.MaskTensor is null && options.Bias is null && (everyKeyVisible || (kind == MaskKind.Causal && nq == nk && offset == 0)))
-            return FusedKernels.Sdpa(q, k, v, null, !everyKeyVisible, scale, groups).MoveToOuterDisposeScope();
+            return FusedKernels.Sdpa(q, k, v, null, !everyKeyVisible, options.Scale, groups);   // one kernel output: no scope needed
+        using var scope = torch.NewDisposeScope();
+        double? scale = options.Scale;
 
         var structured = StructuredMaskAttention.TryCompute(q, k, v, options, offset, (qq, kk, vv, causal, mask) => FusedKernels.Sdpa(qq, kk, vv, mask, causal, scale, groups));
         if (structured is not null) return structured.MoveToOuterDisposeScope();
@@ -122,9 +121,23 @@ public static class ScaledDotProductAttention
         return allowed;
     }
 
-    /// <summary>Checks every argument; returns the query-group size Hq/Hkv and the query offset. Reads each shape once.</summary>
-    internal static (long Groups, long Offset) Validate(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    /// <summary>
+    /// Ranks, dtypes and devices of q, k and v, each property read once (every read crosses into native code, and a
+    /// decoding step is short enough for that to show); on any mismatch the individual checks run and throw their
+    /// messages. Returns the three shapes.
+    /// </summary>
+    private static (long[] Q, long[] K, long[] V) Tensors(Tensor q, Tensor k, Tensor v)
     {
+        if (q is { IsInvalid: false } && k is { IsInvalid: false } && v is { IsInvalid: false })
+        {
+            long[] qs = q.shape, ks = k.shape, vs = v.shape;
+            var dt = q.dtype;
+            var (dq, iq) = (q.device_type, q.device_index);
+            if (qs.Length == 4 && ks.Length == 4 && vs.Length == 4
+                && dt is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64
+                && k.dtype == dt && v.dtype == dt && k.device_type == dq && k.device_index == iq && v.device_type == dq && v.device_index == iq)
+                return (qs, ks, vs);
+        }
         Check.Rank(q, 4, nameof(q), "(B, Hq, Nq, D)");
         Check.Rank(k, 4, nameof(k), "(B, Hkv, Nk, D)");
         Check.Rank(v, 4, nameof(v), "(B, Hkv, Nk, Dv)");
@@ -133,7 +146,13 @@ public static class ScaledDotProductAttention
         Check.SameDType(q, nameof(q), v, nameof(v));
         Check.SameDevice(q, nameof(q), k, nameof(k));
         Check.SameDevice(q, nameof(q), v, nameof(v));
-        long[] qs = q.shape, ks = k.shape, vs = v.shape;
+        return (q.shape, k.shape, v.shape);
+    }
+
+    /// <summary>Checks every argument; returns the query-group size Hq/Hkv and the query offset. Reads each shape once.</summary>
+    internal static (long Groups, long Offset) Validate(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    {
+        var (qs, ks, vs) = Tensors(q, k, v);
         Check.Dim(ks, 0, qs[0], nameof(k), "batch B like q");
         Check.Dim(vs, 0, qs[0], nameof(v), "batch B like q");
         Check.Dim(vs, 1, ks[1], nameof(v), "key/value heads Hkv like k");
