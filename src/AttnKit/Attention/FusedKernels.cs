@@ -254,24 +254,9 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
         return o.MoveToOuterDisposeScope();
     }
 
-    private static void CheckQkv(Tensor q, Tensor k, Tensor v, out long groups)
-    {
-        Check.Rank(q, 4, nameof(q), "(B, Hq, Nq, D)");
-        Check.Rank(k, 4, nameof(k), "(B, Hkv, Nk, D)");
-        Check.Rank(v, 4, nameof(v), "(B, Hkv, Nk, Dv)");
-        Check.FloatingPoint(q, nameof(q));
-        Check.SameDType(q, nameof(q), k, nameof(k));
-        Check.SameDType(q, nameof(q), v, nameof(v));
-        Check.SameDevice(q, nameof(q), k, nameof(k));
-        Check.SameDevice(q, nameof(q), v, nameof(v));
-        long[] qs = q.shape, ks = k.shape, vs = v.shape;
-        Check.Dim(ks, 0, qs[0], nameof(k), "batch B like q");
-        Check.Dim(vs, 0, qs[0], nameof(v), "batch B like q");
-        Check.Dim(vs, 1, ks[1], nameof(v), "key/value heads Hkv like k");
-        Check.Dim(ks, 3, qs[3], nameof(k), "head dim D like q");
-        Check.Dim(vs, 2, ks[2], nameof(v), "tokens Nk like k");
-        if (qs[1] % ks[1] != 0)
-            throw new ArgumentException($"k: the {qs[1]} query heads must be a multiple of the {ks[1]} key/value heads", nameof(k));
-        groups = qs[1] / ks[1];
-    }
+    /// <summary>The dense reference's checks (ranks, dtypes, devices, matching sizes, Hkv dividing Hq), any query count.</summary>
+    private static void CheckQkv(Tensor q, Tensor k, Tensor v, out long groups) =>
+        groups = ScaledDotProductAttention.Validate(q, k, v, AnyQueries).Groups;
+
+    private static readonly AttentionOptions AnyQueries = new() { QueryOffset = 0 };
 }
