@@ -38,6 +38,13 @@ public static class FusedKernels
 def sdpa(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], causal: bool, scale: Optional[float]) -> Tensor:
     return torch.scaled_dot_product_attention(q, k, v, mask, 0.0, causal, scale=scale, enable_gqa=True)
 
+def sdpa_plain(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    return torch.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+def flash_window(q: Tensor, k: Tensor, v: Tensor, left: int, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
+    r = torch._flash_attention_forward(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), None, None, q.size(2), k.size(2), 0.0, True, False, scale=scale, window_size_left=left, window_size_right=0)
+    return r[0].transpose(1, 2), r[1]
+
 def lse_cpu(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
     r = torch._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, attn_mask=None, scale=scale)
     return r[0], r[1]
@@ -49,6 +56,16 @@ def lse_flash(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[flo
 def lse_efficient(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
     r = torch._scaled_dot_product_efficient_attention(q, k, v, None, True, 0.0, causal, scale=scale)
     return r[0], r[1]
+
+def merge_into(out: Tensor, lse: Tensor, o: Tensor, l: Tensor) -> Tensor:
+    m = torch.maximum(lse, l)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    wa = torch.exp(lse - m)
+    wb = torch.exp(l - m)
+    w = wa + wb
+    share = wb / torch.where(w > 0, w, torch.ones_like(w))
+    out.lerp_(o, share.unsqueeze(-1).to(out.dtype))
+    return lse.copy_(m + torch.log(w))
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return torch.rms_norm(x.float(), [x.size(-1)], None, eps).to(x.dtype) * weight
@@ -125,7 +142,9 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
         {
             try
             {
-                var o = (Tensor)cu.invoke("sdpa", q, k, v, mask, causal, scale)!;
+                var o = mask is null && !causal && scale is null
+                    ? (Tensor)cu.invoke("sdpa_plain", q, k, v)!                                      // three arguments: less to marshal on the hot decoding call
+                    : (Tensor)cu.invoke("sdpa", q, k, v, mask, causal, scale)!;
                 if (!known) chosen.TryAdd(key, ScriptSdpa);
                 return o;
             }
@@ -135,7 +154,101 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
         return TorchSharpAttention(q, k, v, mask, causal, scale, groups);
     }
 
+    /// <summary>
+    /// How a decoding call (a few queries, no mask, every key visible) with grouped heads is computed on CUDA, by the
+    /// number of keys, as measured on the H200 (bench rows <c>decode-static-cache</c>, <c>decode-fold</c>,
+    /// <c>decode-expand</c>; bench/results/README.md): up to <see cref="FoldDecodeMaxKeys"/> keys each query group is
+    /// folded into the token axis of its key/value head and TorchSharp's binding is called (one kernel, the cheapest
+    /// call on the host, and at short contexts the GPU's work is too small for the low parallelism to show); above, up
+    /// to <see cref="ExpandedDecodeMaxKeys"/>, the key/value heads are expanded with stride 0 (no copy) and the binding
+    /// is called (every query head its own program on the GPU); beyond that, one TorchScript call with
+    /// <c>enable_gqa</c>. Zero turns a rule off. The CPU takes the TorchScript call.
+    /// </summary>
+    public static long FoldDecodeMaxKeys { get; set; } = 2048;
+
+    /// <inheritdoc cref="FoldDecodeMaxKeys"/>
+    public static long ExpandedDecodeMaxKeys { get; set; } = 16384;
+
+    /// <summary>The most queries a call may have for the decoding rule of <see cref="FoldDecodeMaxKeys"/> to apply (a step, a short draft).</summary>
+    public const long DecodeMaxQueries = 16;
+
+    /// <summary>Decoding: q (B, Hq, nq, D) over every key of k, v (B, Hkv, nk, ·); no mask; the rule of <see cref="FoldDecodeMaxKeys"/>.</summary>
+    internal static Tensor Decode(Tensor q, Tensor k, Tensor v, double? scale, long groups, long nq, long nk)
+    {
+        if (groups > 1 && nq <= DecodeMaxQueries && UseTorchScript && q.device_type == DeviceType.CUDA)
+        {
+            if (nk <= FoldDecodeMaxKeys) return TorchSharpAttention(q, k, v, null, false, scale, groups);
+            if (nk <= ExpandedDecodeMaxKeys) return ExpandedHeads(q, k, v, scale, groups);
+        }
+        return Sdpa(q, k, v, null, false, scale, groups);
+    }
+
+    /// <summary>
+    /// TorchSharp's binding over key/value heads expanded with stride 0: q (B, Hq, Nq, D) → (B·Hkv, G, Nq, D),
+    /// k (B, Hkv, Nk, D) → (B·Hkv, G, Nk, D) reading each key/value head G times in place. No mask, not causal.
+    /// </summary>
+    internal static Tensor ExpandedHeads(Tensor q, Tensor k, Tensor v, double? scale, long groups)
+    {
+        using var scope = torch.NewDisposeScope();
+        long[] qShape = q.shape, kShape = k.shape;
+        var (batch, hq, nq, d) = (qShape[0], qShape[1], qShape[2], qShape[3]);
+        var (hkv, nk, dv) = (kShape[1], kShape[2], v.shape[3]);
+        var qs = scale is double sc ? q * (sc * Math.Sqrt(d)) : q;                           // the binding scales by 1/√D itself
+        var kg = k.reshape(batch * hkv, 1, nk, d).expand(batch * hkv, groups, nk, d);       // (B·Hkv, G, Nk, D), stride 0 over G
+        var vg = v.reshape(batch * hkv, 1, nk, dv).expand(batch * hkv, groups, nk, dv);
+        var o = nn.functional.scaled_dot_product_attention(qs.reshape(batch * hkv, groups, nq, d), kg, vg, null, 0.0, false);
+        return o.reshape(batch, hq, nq, dv).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Causal sliding-window attention by flash attention's own window (CUDA, bf16/fp16): query i reads keys
+    /// i − <paramref name="window"/> + 1 … i, and the kernel visits only the key blocks the window reaches. Self-attention
+    /// (Nq = Nk). Returns the output (B, Hq, N, Dv) and the log-sum-exp (B, Hq, N) float32, or null where the kernel is
+    /// not available (the CPU, other dtypes, a libtorch without it): the caller takes its blockwise path. The output
+    /// backpropagates (libtorch differentiates <c>_flash_attention_forward</c>).
+    /// </summary>
+    internal static (Tensor Output, Tensor LogSumExp)? FlashWindow(Tensor q, Tensor k, Tensor v, long window, double? scale)
+    {
+        if (!UseTorchScript || q.device_type != DeviceType.CUDA || q.dtype is not (ScalarType.BFloat16 or ScalarType.Float16) || unit.Value is not { } cu) return null;
+        var key = ("flash window", q.device_type, q.dtype, q.shape[3]);
+        if (chosen.TryGetValue(key, out var impl) && impl != FlashWindowName) return null;
+        try
+        {
+            var r = ((Tensor, Tensor))cu.invoke("flash_window", q, k, v, window - 1, scale)!;
+            chosen.TryAdd(key, FlashWindowName);
+            return r;
+        }
+        catch (Exception)
+        {
+            chosen.TryAdd(key, "blockwise fused calls (no flash window kernel)");
+            return null;
+        }
+    }
+
+    private const string FlashWindowName = "torchscript _flash_attention_forward with window_size_left";
+
     private const string ScriptSdpa = "torchscript enable_gqa", BindingSdpa = "torchsharp binding (heads folded or repeated)";
+
+    /// <summary>
+    /// <see cref="Blockwise.LogSumExpMerge.MergeInto"/> as one TorchScript call (its steps 1–4 on arguments already
+    /// checked); op by op when the script is unavailable.
+    /// </summary>
+    internal static void MergeInto(Tensor output, Tensor lse, Tensor o, Tensor l)
+    {
+        if (Script is { } cu)
+        {
+            ((Tensor)cu.invoke("merge_into", output, lse, o, l)!).Dispose();
+            return;
+        }
+        using var scope = torch.NewDisposeScope();
+        var m = torch.maximum(lse, l);                                                        // 1.
+        m = torch.where(m.isfinite(), m, torch.zeros_like(m));
+        var (wa, wb) = ((lse - m).exp(), (l - m).exp());                                      // 2.
+        var w = wa + wb;
+        var share = wb / torch.where(w.gt(0), w, torch.ones_like(w));
+        output.lerp_(o, share.unsqueeze(-1).to(output.dtype));                                // 4. o_a + share·(o_b − o_a)
+        lse.copy_(m + w.log());                                                               // 3.
+    }
 
     /// <summary>
     /// RMSNorm of x (…, d) with gain <paramref name="weight"/> (d) as one TorchScript call (step 4):
@@ -162,73 +275,79 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
 
     /// <summary>
     /// The fused output and the per-query log-sum-exp (step 2), no mask: (B, Hq, Nq, Dv) in q's dtype and (B, Hq, Nq)
-    /// float32. Grouped heads: without <paramref name="causal"/> each key/value head's query group is folded into one
-    /// call (exact: without a mask queries are independent); with it the key/value heads are repeated.
+    /// float32. Grouped heads are read in place by the flash kernels (CPU and CUDA); the memory-efficient kernel, which
+    /// cannot, gets each key/value head's query group folded into one call (exact: without a mask queries are
+    /// independent), or with <paramref name="causal"/> the key/value heads repeated.
     /// <paramref name="causal"/> needs Nq = Nk (a square block, as on a tile diagonal).
     /// </summary>
     public static (Tensor Output, Tensor LogSumExp) AttentionWithLogSumExp(Tensor q, Tensor k, Tensor v, bool causal = false, double? scale = null)
     {
         CheckQkv(q, k, v, out long groups);
-        long[] qs = q.shape, ks = k.shape;
-        var (b, hq, nq, d) = (qs[0], qs[1], qs[2], qs[3]);
-        var (hkv, nk, dv) = (ks[1], ks[2], v.shape[3]);
+        long nq = q.shape[2], nk = k.shape[2];
         if (causal && nq != nk)
             throw new ArgumentException($"causal: the log-sum-exp kernels align the causal mask top-left; expected Nq = Nk, got Nq = {nq}, Nk = {nk}", nameof(causal));
-        using var scope = torch.NewDisposeScope();
-        Tensor o, lse;
-        if (groups == 1)
-            (o, lse) = LseCall(q, k, v, causal, scale);
-        else if (!causal)
-        {
-            var folded = q.reshape(b, hkv, groups * nq, d);                                    // (B, Hkv, G·Nq, D)
-            (o, lse) = LseCall(folded, k, v, false, scale);
-            (o, lse) = (o.reshape(b, hq, nq, dv), lse.reshape(b, hq, nq));                     // (B, Hq, Nq, Dv), (B, Hq, Nq)
-        }
-        else
-            (o, lse) = LseCall(q, k.repeat_interleave(groups, dim: 1), v.repeat_interleave(groups, dim: 1), true, scale);
-        o.MoveToOuterDisposeScope();
-        return (o, lse.MoveToOuterDisposeScope());
+        return LseCall(q, k, v, causal, scale, groups);
     }
 
-    private static (Tensor, Tensor) LseCall(Tensor q, Tensor k, Tensor v, bool causal, double? scale)
+    /// <summary><see cref="AttentionWithLogSumExp"/> on arguments already checked (the kit's kernel-speed forms).</summary>
+    internal static (Tensor Output, Tensor LogSumExp) LogSumExpUnchecked(Tensor q, Tensor k, Tensor v, bool causal, double? scale, long groups) =>
+        LseCall(q, k, v, causal, scale, groups);
+
+    /// <summary>The kernels in the order tried: (script function, reads grouped heads in place).</summary>
+    private static (string Op, bool Grouped)[] LseOrder(Tensor q) => q.device_type == DeviceType.CUDA
+        ? q.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? [("lse_flash", true), ("lse_efficient", false)] : [("lse_efficient", false)]
+        : [("lse_cpu", true)];
+
+    private static (Tensor, Tensor) LseCall(Tensor q, Tensor k, Tensor v, bool causal, double? scale, long groups)
     {
-        long nq = q.shape[2], d = q.shape[3];
-        string[] order = q.device_type == DeviceType.CUDA
-            ? q.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? ["lse_flash", "lse_efficient"] : ["lse_efficient"]
-            : ["lse_cpu"];
-        var key = ("attention with log-sum-exp", q.device_type, q.dtype, d);              // kernels refuse some head dims: per D
+        long[] qs = q.shape;
+        var (b, hq, nq, d) = (qs[0], qs[1], qs[2], qs[3]);
+        var key = ("attention with log-sum-exp" + (groups > 1 ? ", grouped heads" : ""), q.device_type, q.dtype, d); // kernels refuse some head dims: per D
         bool known = chosen.TryGetValue(key, out var impl);
-        if (!UseTorchScript) return DenseWithLogSumExp(q, k, v, causal, scale);
-        if (unit.Value is { } cu)
+        if (!UseTorchScript || unit.Value is not { } cu) return DenseWithLogSumExp(q, k, v, causal, scale, groups);
+        foreach (var (op, grouped) in LseOrder(q))
         {
-            foreach (var op in order)
+            string name = "torchscript " + op + (groups > 1 ? grouped ? " (grouped heads in place)" : causal ? " (heads repeated)" : " (query groups folded)" : "");
+            if (known && impl != name) continue;
+            try
             {
-                string name = "torchscript " + op;
-                if (known && impl != name) continue;
-                try
+                using var scope = torch.NewDisposeScope();
+                Tensor o, lse;
+                if (groups == 1 || grouped) (o, lse) = ((Tensor, Tensor))cu.invoke(op, q, k, v, causal, scale)!;
+                else if (!causal)
                 {
-                    var (o, lse) = ((Tensor, Tensor))cu.invoke(op, q, k, v, causal, scale)!;
-                    if (!known) chosen.TryAdd(key, name);
-                    if (lse.shape[2] != nq) lse = lse.narrow(2, 0, nq);                      // the efficient kernel pads queries to a multiple of 32
-                    return (o, lse.dtype == ScalarType.Float32 ? lse : lse.to(ScalarType.Float32));
+                    long hkv = k.shape[1], dv = v.shape[3];
+                    (o, lse) = ((Tensor, Tensor))cu.invoke(op, q.reshape(b, hkv, groups * nq, d), k, v, false, scale)!; // (B, Hkv, G·Nq, D)
+                    (o, lse) = (o.reshape(b, hq, nq, dv), lse.narrow(2, 0, groups * nq).reshape(b, hq, nq));          // (B, Hq, Nq, Dv), (B, Hq, Nq)
                 }
-                catch (Exception) when (!known) { }
+                else
+                    (o, lse) = ((Tensor, Tensor))cu.invoke(op, q, k.repeat_interleave(groups, dim: 1), v.repeat_interleave(groups, dim: 1), true, scale)!;
+                if (lse.shape[2] != nq) lse = lse.narrow(2, 0, nq);                              // the efficient kernel pads queries to a multiple of 32
+                if (lse.dtype != ScalarType.Float32) lse = lse.to(ScalarType.Float32);
+                if (!known) chosen.TryAdd(key, name);
+                o.MoveToOuterDisposeScope();
+                return (o, lse.MoveToOuterDisposeScope());
             }
+            catch (Exception) when (!known) { }
         }
         if (!known) chosen.TryAdd(key, "dense float32 (no fused log-sum-exp kernel)");
-        return DenseWithLogSumExp(q, k, v, causal, scale);
+        return DenseWithLogSumExp(q, k, v, causal, scale, groups);
     }
 
     /// <summary>softmax attention and its log-sum-exp computed densely in float32 (the fallback of step 3).</summary>
-    private static (Tensor, Tensor) DenseWithLogSumExp(Tensor q, Tensor k, Tensor v, bool causal, double? scale)
+    private static (Tensor, Tensor) DenseWithLogSumExp(Tensor q, Tensor k, Tensor v, bool causal, double? scale, long groups)
     {
+        using var scope = torch.NewDisposeScope();
         long nq = q.shape[2], nk = k.shape[2];
         double s = scale ?? 1.0 / Math.Sqrt(q.shape[3]);
-        var scores = torch.matmul(q.to(ScalarType.Float32), k.to(ScalarType.Float32).transpose(-2, -1)) * s; // (B, H, Nq, Nk)
+        var (kf, vf) = (k.to(ScalarType.Float32), v.to(ScalarType.Float32));
+        if (groups > 1) (kf, vf) = (kf.repeat_interleave(groups, dim: 1), vf.repeat_interleave(groups, dim: 1));
+        var scores = torch.matmul(q.to(ScalarType.Float32), kf.transpose(-2, -1)) * s;      // (B, H, Nq, Nk)
         if (causal) scores = scores.masked_fill(torch.ones(nq, nk, ScalarType.Bool, q.device).triu(1), double.NegativeInfinity);
         var lse = scores.logsumexp(-1);                                                       // (B, H, Nq)
-        var o = torch.matmul((scores - lse.unsqueeze(-1)).exp(), v.to(ScalarType.Float32)).to(q.dtype);
-        return (o, lse);
+        var o = torch.matmul((scores - lse.unsqueeze(-1)).exp(), vf).to(q.dtype);
+        o.MoveToOuterDisposeScope();
+        return (o, lse.MoveToOuterDisposeScope());
     }
 
     /// <summary>TorchSharp's binding: the scale folded into q, grouped heads folded (no mask, not causal), expanded with stride 0 (causal) or repeated (masked).</summary>

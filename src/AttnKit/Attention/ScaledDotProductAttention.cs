@@ -82,7 +82,9 @@ public static class ScaledDotProductAttention
         var kind = options.Mask?.Kind ?? MaskKind.Full;
         bool everyKeyVisible = kind == MaskKind.Full || (kind == MaskKind.Causal && offset >= nk - 1);
         if (options.MaskTensor is null && options.Bias is null && (everyKeyVisible || (kind == MaskKind.Causal && nq == nk && offset == 0)))
-            return FusedKernels.Sdpa(q, k, v, null, !everyKeyVisible, options.Scale, groups);   // one kernel output: no scope needed
+            return everyKeyVisible
+                ? FusedKernels.Decode(q, k, v, options.Scale, groups, nq, nk)                   // one kernel output: no scope needed
+                : FusedKernels.Sdpa(q, k, v, null, true, options.Scale, groups);
         using var scope = torch.NewDisposeScope();
         double? scale = options.Scale;
 

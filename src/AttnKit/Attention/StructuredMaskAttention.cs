@@ -9,7 +9,9 @@ namespace AttnKit.Attention;
 /// dense N×N mask (which makes it compute every position and rules out the flash kernel). Each splits the work into
 /// a few fused calls over exactly the blocks the mask can reach; all are tested against the reference.
 ///
-/// Sliding window w (Beltagy et al., "Longformer", 2020, arXiv 2004.05150; causal form as in Mistral 7B):
+/// Sliding window w (Beltagy et al., "Longformer", 2020, arXiv 2004.05150; causal form as in Mistral 7B): on CUDA in
+/// bf16/fp16, one call of flash attention with its own window (<see cref="FusedKernels.FlashWindow"/>: the kernel visits
+/// only the key blocks the window reaches, as FlexAttention's block mask does); elsewhere
 /// 1. cut the queries into blocks of w tokens;
 /// 2. a block [s, e) can only see keys [s − w + 1, e): one fused call per block over that key range, with the small
 ///    window mask of the block (the same for every full block); about 2·N·w scores instead of N²;
@@ -32,16 +34,21 @@ internal static class StructuredMaskAttention
         long n = q.shape[2];
         return mask.Kind switch
         {
-            MaskKind.SlidingWindow when mask.Size < n => Window(q, k, v, mask, n, sdpa),
+            MaskKind.SlidingWindow when mask.Size < n => Window(q, k, v, mask, n, options.Scale, sdpa),
             MaskKind.Prefix when mask.Size > 0 && mask.Size < n => Prefix(q, k, v, mask.Size, sdpa),
             MaskKind.DocumentCausal when mask.Documents is not null => Documents(q, k, v, mask.Documents, sdpa),
             _ => null,
         };
     }
 
-    private static Tensor Window(Tensor q, Tensor k, Tensor v, AttentionMask mask, long n, Func<Tensor, Tensor, Tensor, bool, Tensor, Tensor> sdpa)
+    private static Tensor Window(Tensor q, Tensor k, Tensor v, AttentionMask mask, long n, double? scale, Func<Tensor, Tensor, Tensor, bool, Tensor, Tensor> sdpa)
     {
         long w = mask.Size;
+        if (FusedKernels.FlashWindow(q, k, v, w, scale) is var (output, lse))                 // CUDA, bf16/fp16: the kernel's own window
+        {
+            lse.Dispose();
+            return output;
+        }
         var blocks = new List<Tensor>();
         var masks = new Dictionary<(long, long), Tensor>();
         for (long s = 0; s < n; s += w)                                               // 1.

@@ -9,8 +9,10 @@ namespace AttnKit.Bench;
 /// The decode suite: one decoding step of one layer at a given context length with a static (preallocated) KV cache:
 /// 1. write the new token's key and value into the cache at the current position (no reallocation);
 /// 2. attend from the new query to the cache up to that position, by one of the decode paths:
-///    - <c>decode-static-cache</c>: <see cref="ScaledDotProductAttention.Fused"/>, the path the kit takes (one fused call,
-///      grouped heads read in place through <see cref="FusedKernels"/>);
+///    - <c>decode-static-cache</c>: <see cref="ScaledDotProductAttention.Fused"/>, the path the kit takes (by context on
+///      CUDA, see <see cref="FusedKernels.FoldDecodeMaxKeys"/>);
+///    - <c>decode-gqa-script</c>: one TorchScript call with <c>enable_gqa</c>, grouped heads read in place;
+///    - <c>decode-expand</c>: TorchSharp's binding over key/value heads expanded with stride 0;
 ///    - <c>decode-split-kv-C</c>: <see cref="SplitKvDecode"/> with C chunks (fused log-sum-exp calls, merged);
 ///    - <c>decode-fold</c>: TorchSharp's own binding with each query group folded into the token axis (the path before
 ///      <see cref="FusedKernels"/>, kept to show what it cost).
@@ -22,8 +24,12 @@ public sealed class DecodeBenchCases : IBenchCaseProvider
     /// <inheritdoc/>
     public IEnumerable<IBenchCase> Cases()
     {
-        yield return new Step("decode-static-cache", "fused: one call, grouped heads in place (enable_gqa via TorchScript)",
+        yield return new Step("decode-static-cache", "the kit's path (ScaledDotProductAttention.Fused): on CUDA by context, folded query groups, expanded heads or one enable_gqa call (FusedKernels.FoldDecodeMaxKeys)",
             (q, k, v) => ScaledDotProductAttention.Fused(q, k, v));
+        yield return new Step("decode-gqa-script", "one TorchScript call with enable_gqa: grouped heads read in place",
+            (q, k, v) => FusedKernels.Sdpa(q, k, v, null, false, null, q.shape[1] / k.shape[1]));
+        yield return new Step("decode-expand", "TorchSharp binding: key/value heads expanded with stride 0 (no copy), every query head its own",
+            (q, k, v) => FusedKernels.ExpandedHeads(q, k, v, null, q.shape[1] / k.shape[1]));
         foreach (int chunks in new[] { 4, 16, 64 })
             yield return new Step($"decode-split-kv-{chunks}", $"split-KV: {chunks} chunks, fused log-sum-exp calls, merged",
                 (q, k, v) => SplitKvDecode.Compute(q, k, v, chunks));

@@ -43,6 +43,13 @@ public sealed record BlockwiseOptions
     /// </summary>
     public bool FusedTiles { get; init; }
 
+    /// <summary>
+    /// Ring attention: synchronize the devices after every ring step so that <see cref="Parallel.RingAttentionResult.StepMilliseconds"/>
+    /// times each step (default true). False lets the steps run back to back, as a real ring overlaps them; the step
+    /// times are then NaN. Benchmarks of the whole pass use false.
+    /// </summary>
+    public bool SynchronizeSteps { get; init; } = true;
+
     /// <summary>No mask, default scale, 64 × 64 tiles.</summary>
     public static BlockwiseOptions None { get; } = new();
 

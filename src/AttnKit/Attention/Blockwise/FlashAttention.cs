@@ -111,23 +111,33 @@ public static class FlashAttention
     /// </summary>
     private static FlashAttentionResult FusedForward(Tensor q, Tensor k, Tensor v, BlockwiseOptions options, long offset, double scale)
     {
-        var (outs, lses) = (new List<Tensor>(), new List<Tensor>());                       // per query block: output in q's dtype, log-sum-exp
         if (!FusedTile.Supports(options))
             throw new ArgumentException("options.FusedTiles: fused tiles take no mask or a causal one, and no score modifier; use the per-tile form for others", nameof(options));
-        long nq = q.shape[2], nk = k.shape[2];
+        long[] qs = q.shape;
+        long nq = qs[2], nk = k.shape[2], dv = v.shape[3];
         bool causal = options.Mask is not null && options.Mask.Kind == MaskKind.Causal;
+        var output = torch.empty([qs[0], qs[1], nq, dv], q.dtype, q.device);               // (B, Hq, Nq, Dv), in q's dtype: merged in place
+        var lse = torch.empty([qs[0], qs[1], nq], ScalarType.Float32, q.device);            // (B, Hq, Nq)
         long tiles = 0, computed = 0;
         for (long i0 = 0; i0 < nq; i0 += options.QueryBlock)
         {
             long bq = Math.Min(options.QueryBlock, nq - i0), q0 = offset + i0;
             using var tile = torch.NewDisposeScope();
             var qi = q.narrow(2, i0, bq);                                                   // (B, Hq, bq, D)
-            var parts = new List<PartialAttention>();
+            var (oi, li) = (output.narrow(2, i0, bq), lse.narrow(2, i0, bq));               // this block's accumulators (views)
+            bool started = false;
+            void Add(PartialAttention? part)                                                // 3. the first part is copied in, later ones merged
+            {
+                if (part is null) return;
+                if (!started) { oi.copy_(part.Output); li.copy_(part.LogSumExp); started = true; }
+                else FusedKernels.MergeInto(oi, li, part.Output.dtype == oi.dtype ? part.Output : part.Output.to(oi.dtype), part.LogSumExp);
+                part.Dispose();
+            }
             long wholeStart = -1, wholeEnd = -1;                                             // a run of whole tiles, one call
             void Flush()
             {
                 if (wholeStart < 0) return;
-                parts.Add(FusedTile.Partial(qi, k.narrow(2, wholeStart, wholeEnd - wholeStart), v.narrow(2, wholeStart, wholeEnd - wholeStart), q0, wholeStart, options.Mask, scale)!);
+                Add(FusedTile.Partial(qi, k.narrow(2, wholeStart, wholeEnd - wholeStart), v.narrow(2, wholeStart, wholeEnd - wholeStart), q0, wholeStart, options.Mask, scale));
                 wholeStart = -1;
             }
             for (long j0 = 0; j0 < nk; j0 += options.KeyBlock)
@@ -143,16 +153,11 @@ public static class FlashAttention
                     continue;
                 }
                 Flush();
-                parts.Add(FusedTile.Partial(qi, k.narrow(2, j0, bk), v.narrow(2, j0, bk), q0, j0, options.Mask, scale)!); // cut by the diagonal
+                Add(FusedTile.Partial(qi, k.narrow(2, j0, bk), v.narrow(2, j0, bk), q0, j0, options.Mask, scale)); // cut by the diagonal
             }
             Flush();
-            var merged = parts.Count == 0 ? PartialAttention.Empty(q.shape[0], q.shape[1], bq, v.shape[3], q.device) : parts[0];
-            for (int i = 1; i < parts.Count; i++) merged = LogSumExpMerge.Merge(merged, parts[i]);                 // 3.
-            outs.Add(merged.Output.to(q.dtype).MoveToOuterDisposeScope());
-            lses.Add(merged.LogSumExp.MoveToOuterDisposeScope());
+            if (!started) { oi.zero_(); li.fill_(double.NegativeInfinity); }                  //    a block that sees no key
         }
-        var output = outs.Count == 1 ? outs[0] : torch.cat(outs, 2);                       // (B, Hq, Nq, Dv), in the caller's (Forward's) scope
-        var lse = lses.Count == 1 ? lses[0] : torch.cat(lses, 2);                          // (B, Hq, Nq)
         return new FlashAttentionResult(output.MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), new TiledAttentionStats(tiles, computed, 0, 0));
     }
 

@@ -64,26 +64,22 @@ internal static class FusedTile
     /// <summary>
     /// Attention of queries at <paramref name="qPositions"/> over keys at <paramref name="kPositions"/> (each a few
     /// consecutive runs, as contiguous and zig-zag ring layouts give): every query run against every key run by
-    /// steps 1–4, merged per query run, query runs concatenated in order: (B, Hq, Nq, Dv), float32.
+    /// steps 1–4, merged in place per query run (<see cref="LogSumExpMerge.MergeInto"/>): (B, Hq, Nq, Dv) in q's dtype.
     /// </summary>
     public static PartialAttention RunPairs(Tensor q, Tensor k, Tensor v, long[] qPositions, long[] kPositions, AttentionMask? mask, double scale)
     {
         using var scope = torch.NewDisposeScope();
-        var outs = new List<Tensor>();
-        var lses = new List<Tensor>();
         long[] qs = q.shape;
-        long dv = v.shape[3];
+        var output = torch.zeros([qs[0], qs[1], qs[2], v.shape[3]], q.dtype, q.device);    // (B, Hq, Nq, Dv)
+        var lse = torch.full([qs[0], qs[1], qs[2]], double.NegativeInfinity, ScalarType.Float32, q.device);
         foreach (var (qi, q0, qn) in Runs(qPositions))
         {
             var qRun = q.narrow(2, qi, qn);
-            var parts = new List<PartialAttention>();
+            var (o, l) = (output.narrow(2, qi, qn), lse.narrow(2, qi, qn));
             foreach (var (ki, k0, kn) in Runs(kPositions))
-                if (Partial(qRun, k.narrow(2, ki, kn), v.narrow(2, ki, kn), q0, k0, mask, scale) is { } p) parts.Add(p);
-            var merged = parts.Count == 0 ? PartialAttention.Empty(qs[0], qs[1], qn, dv, q.device) : parts[0];
-            for (int i = 1; i < parts.Count; i++) merged = LogSumExpMerge.Merge(merged, parts[i]);
-            outs.Add(merged.Output.dtype == ScalarType.Float32 ? merged.Output : merged.Output.to(ScalarType.Float32));
-            lses.Add(merged.LogSumExp);
+                if (Partial(qRun, k.narrow(2, ki, kn), v.narrow(2, ki, kn), q0, k0, mask, scale) is { } p)
+                    LogSumExpMerge.MergeInto(o, l, p.Output, p.LogSumExp);
         }
-        return new PartialAttention(torch.cat(outs, 2), torch.cat(lses, 2)).MoveToOuterDisposeScope();
+        return new PartialAttention(output, lse).MoveToOuterDisposeScope();
     }
 }

@@ -38,6 +38,37 @@ public static class LogSumExpMerge
     }
 
     /// <summary>
+    /// Merges the part (<paramref name="partOutput"/>, <paramref name="partLogSumExp"/>) into an accumulator in place
+    /// (steps 1–4): <paramref name="output"/> (B, H, Nq, Dv), any float dtype, and <paramref name="logSumExp"/>
+    /// (B, H, Nq) float32 become the attention over the union of their key set and the part's. The accumulators may
+    /// be views (a query block of a larger output), so the kernel-speed forms write every merge where it belongs with no
+    /// copy and no float32 detour; the part's output may be in the kernel's dtype. One TorchScript call
+    /// (<see cref="FusedKernels"/>). The merge weight is rounded to the output's dtype: exact in float32, within the
+    /// dtype's rounding in bf16/fp16.
+    /// </summary>
+    public static void MergeInto(Tensor output, Tensor logSumExp, Tensor partOutput, Tensor partLogSumExp)
+    {
+        Check.NotNull(output, nameof(output));
+        Check.NotNull(logSumExp, nameof(logSumExp));
+        Check.NotNull(partOutput, nameof(partOutput));
+        Check.NotNull(partLogSumExp, nameof(partLogSumExp));
+        Check.Rank(output, 4, nameof(output), "(B, H, Nq, Dv)");
+        long[] o = output.shape, p = partOutput.shape, l = logSumExp.shape, pl = partLogSumExp.shape;
+        if (!o.SequenceEqual(p))
+            throw new ArgumentException($"{nameof(partOutput)}: expected shape ({string.Join(", ", o)}) like the output, got ({string.Join(", ", p)})", nameof(partOutput));
+        if (!l.SequenceEqual(o[..3]) || !pl.SequenceEqual(o[..3]))
+            throw new ArgumentException($"{nameof(logSumExp)}: expected both log-sum-exps of shape ({o[0]}, {o[1]}, {o[2]}), got ({string.Join(", ", l)}) and ({string.Join(", ", pl)})", nameof(logSumExp));
+        if (logSumExp.dtype != ScalarType.Float32 || partLogSumExp.dtype != ScalarType.Float32)
+            throw new ArgumentException($"{nameof(logSumExp)}: expected float32 log-sum-exps, got {logSumExp.dtype} and {partLogSumExp.dtype}", nameof(logSumExp));
+        Check.FloatingPoint(output, nameof(output));
+        Check.SameDevice(output, nameof(output), partOutput, nameof(partOutput));
+        Check.SameDevice(output, nameof(output), logSumExp, nameof(logSumExp));
+        Check.SameDevice(output, nameof(output), partLogSumExp, nameof(partLogSumExp));
+        using var converted = partOutput.dtype == output.dtype ? null : partOutput.to(output.dtype);
+        FusedKernels.MergeInto(output, logSumExp, converted ?? partOutput, partLogSumExp);
+    }
+
+    /// <summary>
     /// Merges many parts at once (what a tree or split-KV reduction computes): ℓ = logsumexp_i ℓ_i,
     /// o = Σ_i exp(ℓ_i − ℓ)·o_i. Equal to folding <see cref="Merge"/> over the parts in any order.
     /// </summary>

@@ -93,7 +93,7 @@ public sealed class CrossLayerAttention : DecoderAttention
                 // the consumer's own cache holds zero-width entries: no bytes, but the same token count as the producer's, so that Crop and Reorder of the model cache stay consistent
                 using var empty = torch.zeros(b, hkv, n, 0, x.dtype, x.device);
                 var own = step.Cache.Update(new CacheUpdate(empty, empty, null, step.Positions));
-                foreach (var t in new[] { own.Keys, own.Values, own.KeyPositions, own.Valid, own.RotaryKeyPositions, own.RotaryQueryPositions }) t?.Dispose();
+                foreach (var t in new[] { own.Keys, own.Values, own.KeyPositions, own.Valid, own.RotaryKeyPositions, own.SinkQueryPositions }) t?.Dispose();
             }
             using var view = shared.View is null ? null : new SharedViewCache(shared.View, shared.StoresRotatedKeys);
             var inner = step.WithCache(view);
@@ -117,7 +117,7 @@ public sealed class CrossLayerAttention : DecoderAttention
                 View = view with
                 {
                     Keys = Keep(view.Keys)!, Values = Keep(view.Values)!, KeyPositions = Keep(view.KeyPositions), Valid = Keep(view.Valid),
-                    RotaryKeyPositions = Keep(view.RotaryKeyPositions), RotaryQueryPositions = Keep(view.RotaryQueryPositions),
+                    RotaryKeyPositions = Keep(view.RotaryKeyPositions), SinkQueryPositions = Keep(view.SinkQueryPositions),
                 };
         }
 
@@ -133,7 +133,7 @@ public sealed class CrossLayerAttention : DecoderAttention
             Keys.Dispose();
             Values.Dispose();
             if (View is null) return;
-            foreach (var t in new[] { View.Keys, View.Values, View.KeyPositions, View.Valid, View.RotaryKeyPositions, View.RotaryQueryPositions }) t?.Dispose();
+            foreach (var t in new[] { View.Keys, View.Values, View.KeyPositions, View.Valid, View.RotaryKeyPositions, View.SinkQueryPositions }) t?.Dispose();
         }
     }
 
@@ -158,7 +158,7 @@ public sealed class CrossLayerAttention : DecoderAttention
         public override CacheView Update(CacheUpdate update) => view with
         {
             Keys = view.Keys.alias(), Values = view.Values.alias(), KeyPositions = view.KeyPositions?.alias(), Valid = view.Valid?.alias(),
-            RotaryKeyPositions = view.RotaryKeyPositions?.alias(), RotaryQueryPositions = view.RotaryQueryPositions?.alias(),
+            RotaryKeyPositions = view.RotaryKeyPositions?.alias(), SinkQueryPositions = view.SinkQueryPositions?.alias(),
         };
         public override void Reset() { }
         protected override void Dispose(bool disposing) { }

@@ -43,8 +43,10 @@ public sealed class RingAttentionResult : IDisposable
 /// 4. gather the shards' outputs at their positions.
 /// With <see cref="BlockwiseOptions.FusedTiles"/> (no mask or causal, no score modifier, layouts whose shards hold a few
 /// runs of consecutive positions: contiguous, zig-zag) step 2 is fused kernel calls, one per pair of runs
-/// (<see cref="FusedTile.RunPairs"/>), so the ring runs at kernel speed; forward only. Striped layouts keep the
-/// per-tile form (their runs are single tokens).
+/// (<see cref="FusedTile.RunPairs"/>), merged in place in the kernel's dtype, so the ring runs at kernel speed; forward
+/// only. Shards simulated on one device then run each step side by side: their blocks stacked along the batch axis,
+/// one call per tile for all the shards that compute it, the sends one roll of the stacked blocks. Striped layouts
+/// keep the per-tile form (their runs are single tokens).
 /// </summary>
 public static class RingAttention
 {
@@ -54,12 +56,23 @@ public static class RingAttention
         options ??= BlockwiseOptions.None;
         var scale = ValidateRing(q, k, v, group, layout, options);
         int p = group.Count;
+        var positions = Enumerable.Range(0, p).Select(layout.Positions).ToArray();
+        bool fused = options.FusedTiles && FusedTile.Supports(options) && positions.All(x => FusedTile.Runs(x).Count <= 8); // striped layouts: per-token runs, the teaching tile
+        if (fused && group.Simulated && group.Devices.All(d => d.type == q.device_type && d.index == q.device_index)
+            && SimulatedPlan(positions, options.Mask?.Kind == MaskKind.Causal) is { } plan)
+            return Simulated(q, k, v, group, layout, options, positions, plan, scale);
+        return PerShard(q, k, v, group, layout, options, positions, fused, scale);
+    }
+
+    private static RingAttentionResult PerShard(Tensor q, Tensor k, Tensor v, ShardGroup group, SequenceLayout layout, BlockwiseOptions options, long[][] positions, bool fused, double scale)
+    {
+        int p = group.Count;
         int firstLog = group.Log.Count;
         using var scope = torch.NewDisposeScope();
-        var positions = Enumerable.Range(0, p).Select(layout.Positions).ToArray();
         var qs = new Tensor[p]; var kCur = new Tensor[p]; var vCur = new Tensor[p]; var posCur = new int[p];
-        var qPos = new Tensor[p]; var acc = new PartialAttention[p];
+        var qPos = new Tensor[p]; var accO = new Tensor[p]; var accL = new Tensor[p];
         long[] shape = q.shape;
+        var accType = fused ? q.dtype : ScalarType.Float32;                                 // fused tiles merge in the kernel's dtype
         for (int s = 0; s < p; s++)                                                         // 1.
         {
             var dev = group.Devices[s];
@@ -68,10 +81,10 @@ public static class RingAttention
             vCur[s] = layout.Take(v, s).to(dev);
             posCur[s] = s;
             qPos[s] = torch.tensor(positions[s], ScalarType.Int64, dev);
-            acc[s] = PartialAttention.Empty(shape[0], shape[1], positions[s].Length, v.shape[3], dev);
+            accO[s] = torch.zeros([shape[0], shape[1], positions[s].Length, v.shape[3]], accType, dev);
+            accL[s] = torch.full([shape[0], shape[1], positions[s].Length], double.NegativeInfinity, ScalarType.Float32, dev);
         }
         bool causal = options.Mask?.Kind == MaskKind.Causal;
-        bool fused = options.FusedTiles && FusedTile.Supports(options) && positions.All(x => FusedTile.Runs(x).Count <= 8); // striped layouts: per-token runs, the teaching tile
         int skipped = 0;
         var ms = new double[p];
         var watch = new Stopwatch();
@@ -85,9 +98,13 @@ public static class RingAttention
                 using var part = fused
                     ? FusedTile.RunPairs(qs[s], kCur[s], vCur[s], positions[s], keys, options.Mask, scale)   //    fused tiles per run of consecutive positions
                     : AttentionTile.PartialUnchecked(qs[s], kCur[s], vCur[s], qPos[s], TakePositions(keys, group.Devices[s]), options.Mask, options.ScoreMod, scale);
-                var merged = LogSumExpMerge.Merge(acc[s], part);
-                acc[s].Dispose();
-                acc[s] = merged;
+                if (fused) LogSumExpMerge.MergeInto(accO[s], accL[s], part.Output, part.LogSumExp);   //    in place: forward only
+                else
+                {
+                    using var merged = LogSumExpMerge.Merge(new PartialAttention(accO[s], accL[s]), part); //    out of place: the teaching form backpropagates
+                    accO[s].Dispose(); accL[s].Dispose();
+                    (accO[s], accL[s]) = (merged.Output.alias(), merged.LogSumExp.alias());
+                }
             }
             if (t < p - 1)                                                                  // 3.
             {
@@ -102,11 +119,124 @@ public static class RingAttention
                 for (int s = 0; s < p; s++) { kCur[s].Dispose(); vCur[s].Dispose(); }
                 (kCur, vCur, posCur) = (kNext, vNext, posNext);
             }
-            group.Synchronize();
-            ms[t] = watch.Elapsed.TotalMilliseconds;
+            ms[t] = Step(group, options, watch);
             TensorMemory.Sample();
         }
-        var output = layout.Assemble(acc.Select(a => a.Output.to(q.dtype)).ToList(), q.device); // 4. (B, Hq, N, Dv)
+        var output = layout.Assemble(accO.Select(a => a.to(q.dtype)).ToList(), q.device); // 4. (B, Hq, N, Dv)
+        var work = options.Mask is null || causal ? ContextParallelWork.Ring(layout, causal) : null;
+        return new RingAttentionResult(output.MoveToOuterDisposeScope(), work, skipped, ms, group.Log.Skip(firstLog).ToList());
+    }
+
+    private static double Step(ShardGroup group, BlockwiseOptions options, Stopwatch watch)
+    {
+        if (!options.SynchronizeSteps) return double.NaN;
+        group.Synchronize();
+        return watch.Elapsed.TotalMilliseconds;
+    }
+
+    /// <summary>What one fused call of the simulated ring computes: query run, key run, causal (the diagonal) or whole.</summary>
+    private readonly record struct Tile(int QueryRun, int KeyRun, bool Causal);
+
+    /// <summary>
+    /// The tiles of each shard at each step [step][shard] when every shard's runs have the same lengths (contiguous,
+    /// zig-zag) and every tile is hidden, whole or a diagonal; null otherwise (a tile the diagonal cuts needs the
+    /// per-tile form, so the ring runs shard by shard).
+    /// </summary>
+    private static Tile[][][]? SimulatedPlan(long[][] positions, bool causal)
+    {
+        var runs = positions.Select(FusedTile.Runs).ToArray();
+        var lengths = runs[0].Select(r => r.Length).ToArray();
+        if (runs.Any(r => !r.Select(x => x.Length).SequenceEqual(lengths))) return null;
+        int p = positions.Length;
+        var plan = new Tile[p][][];
+        for (int t = 0; t < p; t++)
+        {
+            plan[t] = new Tile[p][];
+            for (int s = 0; s < p; s++)
+            {
+                var kr = runs[((s - t) % p + p) % p];
+                var tiles = new List<Tile>();
+                for (int a = 0; a < runs[s].Count; a++)
+                    for (int b = 0; b < kr.Count; b++)
+                    {
+                        var (q0, q1) = (runs[s][a].Start, runs[s][a].Start + runs[s][a].Length - 1);
+                        var (k0, k1) = (kr[b].Start, kr[b].Start + kr[b].Length - 1);
+                        if (causal && k0 > q1) continue;                                    // hidden
+                        if (!causal || k1 <= q0) tiles.Add(new Tile(a, b, false));          // whole
+                        else if (k0 == q0 && k1 == q1) tiles.Add(new Tile(a, b, true));     // the diagonal
+                        else return null;                                                   // cut unevenly
+                    }
+                plan[t][s] = tiles.ToArray();
+            }
+        }
+        return plan;
+    }
+
+    /// <summary>
+    /// Steps 1–4 with every simulated shard on one device, at kernel speed: the shards' blocks are stacked along the
+    /// batch axis, (P·B, H, N/P, D); step 3's sends are one roll of the stacked key/value blocks (the copy every
+    /// shard's send would be, logged per shard); at step 2 the shards that compute the same tiles (a contiguous range
+    /// of shards, for contiguous and zig-zag layouts) do so in one fused call per tile, merged in place into their
+    /// accumulators (<see cref="LogSumExpMerge.MergeInto"/>). What each shard computes is what it computes alone; a
+    /// step's calls are the P shards' calls of that step run side by side, as on P devices.
+    /// </summary>
+    private static RingAttentionResult Simulated(Tensor q, Tensor k, Tensor v, ShardGroup group, SequenceLayout layout, BlockwiseOptions options, long[][] positions, Tile[][][] plan, double scale)
+    {
+        int p = group.Count;
+        int firstLog = group.Log.Count;
+        using var scope = torch.NewDisposeScope();
+        long[] qs = q.shape, ks = k.shape;
+        long b = qs[0], hq = qs[1], n = positions[0].Length, d = qs[3], hkv = ks[1], dv = v.shape[3];
+        var all = torch.tensor(positions.SelectMany(x => x).ToArray(), ScalarType.Int64, q.device);   // every shard's positions, shard by shard
+        Tensor Stack(Tensor x, long h, long dim) =>                                         // 1. (B, H, N, ·) → (P·B, H, N/P, ·)
+            x.index_select(2, all).view(b, h, p, n, dim).permute(2, 0, 1, 3, 4).contiguous().view(p * b, h, n, dim);
+        var qb = Stack(q, hq, d);
+        var kb = Stack(k, hkv, d);
+        var vb = Stack(v, hkv, dv);
+        var accO = torch.zeros([p * b, hq, n, dv], q.dtype, q.device);                     // (P·B, Hq, N/P, Dv)
+        var accL = torch.full([p * b, hq, n], double.NegativeInfinity, ScalarType.Float32, q.device);
+        var runs = FusedTile.Runs(positions[0]);
+        var started = new bool[p, runs.Count];
+        long blockBytes = b * hkv * n * d * k.element_size();
+        int skipped = 0;
+        var ms = new double[p];
+        var watch = new Stopwatch();
+        bool causal = options.Mask?.Kind == MaskKind.Causal;
+        for (int t = 0; t < p; t++)
+        {
+            watch.Restart();
+            using var stepScope = torch.NewDisposeScope();
+            var (kt, vt) = t == 0 ? (kb, vb) : (kb.view(p, -1).roll(t, 0).view(p * b, hkv, n, d), vb.view(p, -1).roll(t, 0).view(p * b, hkv, n, dv)); // shard s holds block s − t
+            for (int s0 = 0; s0 < p;)                                                       // 2. ranges of shards with the same tiles
+            {
+                int s1 = s0 + 1;
+                while (s1 < p && plan[t][s1].SequenceEqual(plan[t][s0])) s1++;
+                if (plan[t][s0].Length == 0) skipped += s1 - s0;
+                foreach (var tile in plan[t][s0])
+                {
+                    var (qr, kr) = (runs[tile.QueryRun], runs[tile.KeyRun]);
+                    Tensor Rows(Tensor x, (int Index, long Start, int Length) run) => x.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, run.Index, run.Length);
+                    var (o, l) = FusedKernels.LogSumExpUnchecked(Rows(qb, qr), Rows(kt, kr), Rows(vt, kr), tile.Causal, scale, hq / hkv);
+                    var (ao, al) = (Rows(accO, qr), accL.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, qr.Index, qr.Length));
+                    bool none = true;
+                    for (int s = s0; s < s1; s++) none &= !started[s, tile.QueryRun];
+                    if (none) { ao.copy_(o); al.copy_(l); }
+                    else FusedKernels.MergeInto(ao, al, o, l);
+                    for (int s = s0; s < s1; s++) started[s, tile.QueryRun] = true;
+                }
+                s0 = s1;
+            }
+            if (t < p - 1)                                                                  // 3. the sends of the next roll, logged per shard
+                for (int s = 0; s < p; s++)
+                {
+                    group.Record(t, s, (s + 1) % p, blockBytes, "k block");
+                    group.Record(t, s, (s + 1) % p, b * hkv * n * dv * v.element_size(), "v block");
+                }
+            ms[t] = Step(group, options, watch);
+            TensorMemory.Sample();
+        }
+        var gathered = accO.view(p, b, hq, n, dv).permute(1, 2, 0, 3, 4).reshape(b, hq, p * n, dv); // (B, Hq, N, Dv), shard by shard
+        var output = torch.empty([b, hq, layout.Tokens, dv], q.dtype, q.device).index_copy_(2, all, gathered); // 4.
         var work = options.Mask is null || causal ? ContextParallelWork.Ring(layout, causal) : null;
         return new RingAttentionResult(output.MoveToOuterDisposeScope(), work, skipped, ms, group.Log.Skip(firstLog).ToList());
     }

@@ -66,6 +66,17 @@ public sealed class ShardGroup
         return t.device_type == d.type && t.device_index == d.index ? t.alias() : t.to(d);
     }
 
+    /// <summary>
+    /// Logs a transfer that a simulated ring carries out for all shards at once (one copy of the stacked blocks on the
+    /// shared device): the same entry <see cref="Send"/> would log for each shard's block.
+    /// </summary>
+    internal void Record(int step, int from, int to, long bytes, string what)
+    {
+        CheckShard(from, nameof(from));
+        CheckShard(to, nameof(to));
+        _log.Add(new Transfer(step, from, to, bytes, what));
+    }
+
     /// <summary>Total bytes sent.</summary>
     public long BytesSent => _log.Sum(t => t.Bytes);
 
