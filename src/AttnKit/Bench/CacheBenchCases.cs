@@ -35,7 +35,7 @@ public sealed class CacheBenchCases : IBenchCaseProvider
             return (new PagedCache(pool, s.Batch), pool);
         }, window: null);
         yield return new Step("decode-cache-sliding-window", $"SlidingWindowCache (W = {Window}): ring buffer", (s, d) => (new SlidingWindowCache(Window), null), Window);
-        yield return new Step("decode-cache-streamingllm", $"SlidingWindowCache ({Sinks} sinks + {Window}, re-rotated keys): ring buffer + RoPE at read", (s, d) => (new SlidingWindowCache(Window, Sinks, reposition: true), null), Window + Sinks);
+        yield return new Step("decode-cache-streamingllm", $"SlidingWindowCache ({Sinks} sinks + {Window}, StreamingLLM's positions): ring buffer, the sinks read by the query rotated at its rank", (s, d) => (new SlidingWindowCache(Window, Sinks, reposition: true), null), Window + Sinks);
         yield return new Step("decode-cache-h2o", $"PolicyCache(H2O, budget {Window}): weights, scores and a gather every step", (s, d) => (new PolicyCache(new HeavyHitterOracle(), new CacheBudget { Tokens = Window, Window = 16 }), null), Window);
         yield return new Step("decode-cache-h2o-interval-32", $"PolicyCache(H2O, budget {Window}, Interval 32): weights every step, scores and a gather every 32 steps", (s, d) => (new PolicyCache(new HeavyHitterOracle(), new CacheBudget { Tokens = Window, Window = 16, Interval = 32 }), null), Window + 32);
     }
@@ -77,8 +77,10 @@ public sealed class CacheBenchCases : IBenchCaseProvider
                 using var inner = torch.NewDisposeScope();
                 var view = cache.Update(new CacheUpdate(k, v, q, pos));                                // 2.
                 var keys = view.RotaryKeyPositions is null ? view.Keys : rope.Apply(view.Keys, view.RotaryKeyPositions);
-                var query = view.RotaryQueryPositions is null ? q : rope.Apply(q, view.RotaryQueryPositions);
-                ScaledDotProductAttention.Fused(query, keys, view.Values, new AttentionOptions { QueryOffset = keys.shape[2] - 1 });
+                if (view.SinkQueryPositions is { } ranks)                                              //    StreamingLLM: the sinks at the query's rank
+                    StreamingLlmAttention.Attend(q, rope.Apply(q, ranks), keys, view.Values, view.Sinks).Dispose();
+                else
+                    ScaledDotProductAttention.Fused(q, keys, view.Values, new AttentionOptions { QueryOffset = keys.shape[2] - 1 });
                 if (crop) cache.Crop(s.Tokens);                                                        // 3.
             });
         }

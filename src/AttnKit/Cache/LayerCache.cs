@@ -17,12 +17,18 @@ public sealed record CacheUpdate(Tensor Keys, Tensor Values, Tensor? Queries, Te
 /// <param name="Values">(B, Hkv, L, Dv).</param>
 /// <param name="KeyPositions">Original positions of the held tokens: (L), or (B, Hkv, L) when rows keep different tokens; null means 0 … L−1.</param>
 /// <param name="Valid">(B, Hkv, L) bool, false for padding slots of rows that hold fewer tokens; null when every slot is valid.</param>
-/// <param name="RotaryKeyPositions">For caches of raw keys: the positions to rotate the held keys at (the original ones, or slot indices for caches that re-position like StreamingLLM); null: <paramref name="KeyPositions"/>.</param>
-/// <param name="RotaryQueryPositions">For caches of raw keys that re-position: the positions to rotate the new queries at; null: their own.</param>
+/// <param name="RotaryKeyPositions">For caches of raw keys: the positions to rotate the held keys at; null: <paramref name="KeyPositions"/>.</param>
+/// <param name="SinkQueryPositions">
+/// For caches that re-position the sinks (StreamingLLM, <see cref="SlidingWindowCache.Repositions"/>): the positions (n)
+/// at which the new queries read the sinks, the held keys at positions below <paramref name="Sinks"/>, which are the first
+/// min(Sinks, L) keys of the view; the other keys are read by the queries at their own positions
+/// (<see cref="StreamingLlmAttention"/>). Null: every key is read at the queries' own positions.
+/// </param>
 /// <param name="Window">For window caches: a query at position p reads only keys at positions above p − Window (and the first <paramref name="Sinks"/> positions); null: no window.</param>
 /// <param name="Sinks">With <paramref name="Window"/>: the first positions every query reads (StreamingLLM's attention sinks).</param>
+/// <param name="AllVisible">Every held key is visible to every new query (a decoding step into a window cache holds exactly the keys it may read): attention needs no mask.</param>
 public sealed record CacheView(Tensor Keys, Tensor Values, Tensor? KeyPositions = null, Tensor? Valid = null,
-    Tensor? RotaryKeyPositions = null, Tensor? RotaryQueryPositions = null, long? Window = null, long Sinks = 0);
+    Tensor? RotaryKeyPositions = null, Tensor? SinkQueryPositions = null, long? Window = null, long Sinks = 0, bool AllVisible = false);
 
 /// <summary>
 /// The keys and values one attention layer keeps between forward calls, as a Hugging Face transformers cache layer:

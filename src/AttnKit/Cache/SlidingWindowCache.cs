@@ -10,16 +10,22 @@ namespace AttnKit.Cache;
 /// Streaming Language Models with Attention Sinks", 2023 (arXiv 2309.17453), section 3.2: keep the attention sinks (the
 /// first tokens) and a rolling window of recent tokens. Memory and step time do not grow with the context.
 ///
-/// Positions are explicit. With <c>reposition: false</c> keys are stored rotated and keep their original positions: a
-/// query at p reads the sinks and positions p − W + 1 … p, exactly <see cref="Attention.Masks.Masks.SinksAndWindow"/>.
-/// With <c>reposition: true</c> (StreamingLLM's implementation) keys are stored raw and rotated at read time at their
-/// rank in the cache (sinks 0 … S − 1, then the window in order), and the query at its own rank, so relative distances
-/// never exceed what the model saw in training.
+/// Positions are explicit, and keys are stored rotated at their original positions. A query at p reads the sinks and
+/// positions p − W + 1 … p, exactly <see cref="Attention.Masks.Masks.SinksAndWindow"/>. With <c>reposition: true</c>
+/// (StreamingLLM, §3.2: positions are assigned within the cache, not in the text) the distances are those of the
+/// query's cache: the sinks at ranks 0 … S − 1, the window in order after them, the query last, at rank
+/// r = min(p, S + W − 1). A window key at p′ then sits at distance p − p′, its distance in the text, and sink i at
+/// r − i; RoPE scores depend only on that distance, so the query reads the window at its own position and the sinks
+/// at rank r (<see cref="StreamingLlmAttention"/>). No key is re-rotated, and every query of a chunk gets its own
+/// rank, as if the tokens came one at a time (the authors rotate the whole cache at every step; this is the same
+/// scores at O(1) work per key instead of a rotation of all S + W keys).
 ///
 /// 1. slots 0 … S − 1 hold positions 0 … S − 1; a later position p goes to slot S + (p − S) mod W;
 /// 2. one new token: write it first (it overwrites the position p − W, which it may not read), then read the whole
-///    buffer in place; a chunk of n &gt; 1: read the held slots followed by the chunk, then write its last W tokens;
-/// 3. the view carries every slot's original position (for the mask) and, when re-positioning, the ranks to rotate at.
+///    buffer in place, which holds exactly what the token may read (no mask needed); a chunk of n &gt; 1: read the held
+///    slots followed by the chunk, then write its last W tokens;
+/// 3. the view carries every slot's original position (for the mask) and, when re-positioning and some query's rank
+///    is below its position, the rank at which each query reads the sinks.
 /// </summary>
 public sealed class SlidingWindowCache : LayerCache
 {
@@ -43,11 +49,8 @@ public sealed class SlidingWindowCache : LayerCache
     /// <summary>Slots: S + W.</summary>
     public long Capacity => Sinks + Window;
 
-    /// <summary>Whether keys are rotated at their rank in the cache (StreamingLLM) instead of their original position.</summary>
+    /// <summary>Whether the sinks are read at the query's rank in the cache (StreamingLLM's positions) instead of its position in the text.</summary>
     public bool Repositions => reposition;
-
-    /// <inheritdoc/>
-    public override bool StoresRotatedKeys => !reposition;
 
     /// <inheritdoc/>
     public override long Length => Math.Min(Seen, Capacity);
@@ -71,19 +74,17 @@ public sealed class SlidingWindowCache : LayerCache
             positions = torch.full(Capacity, -1L, ScalarType.Int64, update.Keys.device).DetachFromDisposeScope();
         }
         Tensor k, v, kpos;
-        long before = Seen, oldestWindow;
+        long before = Seen;
         if (n == 1)                                                                                  // 2. write, then read in place
         {
             Write(update, 0, before);
             Seen += 1;
             long held = Length;
-            oldestWindow = Math.Max(Sinks, Seen - Window);
             (k, v, kpos) = (keys.narrow(2, 0, held), values!.narrow(2, 0, held), positions!.narrow(0, 0, held));
         }
         else                                                                                         // 2. read held + chunk, then write
         {
             long held = Length;
-            oldestWindow = Math.Max(Sinks, before - Math.Max(0, held - Sinks));
             using (var scope = torch.NewDisposeScope())
             {
                 k = torch.cat([keys.narrow(2, 0, held), update.Keys], 2).MoveToOuterDisposeScope();            // (B, Hkv, held + n, D)
@@ -95,16 +96,9 @@ public sealed class SlidingWindowCache : LayerCache
             for (long i = Math.Max(first, Sinks - before); i < n; i++) Write(update, i, before + i);
             Seen += n;
         }
-        if (!reposition) return new CacheView(k, v, kpos, Window: Window, Sinks: Sinks);             // 3.
-        // ranks: the sinks keep theirs; the window tokens are contiguous from their oldest one, which takes rank S
-        long shift = oldestWindow - Sinks;
-        Tensor rk, rq;
-        using (var scope = torch.NewDisposeScope())
-        {
-            rk = torch.where(kpos.lt(Sinks), kpos, kpos - shift).MoveToOuterDisposeScope();                              // (L)
-            rq = torch.where(update.Positions.lt(Sinks), update.Positions, update.Positions - shift).MoveToOuterDisposeScope(); // (n)
-        }
-        return new CacheView(k, v, kpos, RotaryKeyPositions: rk, RotaryQueryPositions: rq, Window: Window, Sinks: Sinks);
+        // 3. StreamingLLM: a query at p has rank min(p, S + W − 1) in its cache; below S + W the two agree
+        Tensor? sinkQueries = reposition && Sinks > 0 && before + n > Capacity ? update.Positions.clamp_max(Capacity - 1) : null;
+        return new CacheView(k, v, kpos, SinkQueryPositions: sinkQueries, Window: Window, Sinks: Sinks, AllVisible: n == 1);
     }
 
     private void Write(CacheUpdate update, long index, long position)

@@ -56,8 +56,11 @@ public abstract class DecoderAttention : nn.Module
     /// The shared tail of every layout:
     /// 1. rotate q and k at the step's positions (caches of raw keys: k is rotated after the read, at the positions the cache gives);
     /// 2. append k and v to the cache and read back every held token;
-    /// 3. mask: causal over the held tokens' original positions (or the step's mask), and invalid slots;
-    /// 4. attend: (B, Hq, N, D) over (B, Hkv, L, D) → (B, Hq, N, Dv), recording the weights when asked.
+    /// 3. mask: none when the cache says the new token may read all it holds (a decoding step into a window cache);
+    ///    else causal over the held tokens' original positions (or the step's mask), the window, and invalid slots;
+    /// 4. attend: (B, Hq, N, D) over (B, Hkv, L, D) → (B, Hq, N, Dv), recording the weights when asked; a cache that
+    ///    re-positions its sinks (StreamingLLM) has them read by the query rotated at its rank in the cache
+    ///    (<see cref="StreamingLlmAttention"/>).
     /// A layout whose cache holds a compressed form (a latent, factors) passes <paramref name="expand"/>: then k and v are
     /// what the cache stores, raw; after the read, expand turns every held token's (k, v) into attention's keys
     /// (B, Hkv', L, D) and values (B, Hkv', L, Dv), and the keys are rotated there, at the held tokens' positions, as for
@@ -70,7 +73,7 @@ public abstract class DecoderAttention : nn.Module
         var cache = step.Cache;
         bool rotateAfterRead = expand is not null || (cache is not null && !cache.StoresRotatedKeys);
         var rawQ = q;
-        Tensor? kpRotary = null, qpRotary = null;
+        Tensor? kpRotary = null, sinkPositions = null;
         if (rope is not null)
         {
             if (!rotateAfterRead && step.FirstPosition is long p)
@@ -84,23 +87,24 @@ public abstract class DecoderAttention : nn.Module
         Tensor? keyPositions = null, valid = null;
         long? window = null;
         long sinks = 0;
+        bool allVisible = false;
         if (cache is not null)
         {
             var view = cache.Update(new CacheUpdate(k, v, expand is not null ? null : rotateAfterRead ? rawQ : q, step.Positions)); // 2. queries as the keys are stored
-            (k, v, keyPositions, valid, window, sinks) = (view.Keys, view.Values, view.KeyPositions, view.Valid, view.Window, view.Sinks);
+            (k, v, keyPositions, valid, window, sinks, allVisible) = (view.Keys, view.Values, view.KeyPositions, view.Valid, view.Window, view.Sinks, view.AllVisible);
             kpRotary = view.RotaryKeyPositions ?? keyPositions ?? torch.arange(k.shape[2], ScalarType.Int64, k.device);
-            qpRotary = view.RotaryQueryPositions;
+            sinkPositions = view.SinkQueryPositions;
         }
         if (expand is not null) (k, v) = expand(k, v);                                    //    compressed form → keys and values
-        if (rotateAfterRead && rope is not null)
-        {
-            k = rope.Apply(k, kpRotary ?? step.Positions);
-            if (qpRotary is not null)
-                q = rope.Apply(rawQ, qpRotary);   // re-positioned query: rotate the raw one at its position in the cache
-        }
+        if (rotateAfterRead && rope is not null) k = rope.Apply(k, kpRotary ?? step.Positions);
+        var sinkQueries = sinkPositions is not null && rope is not null ? rope.Apply(rawQ, sinkPositions) : null; // StreamingLLM: the sinks read at the query's rank
         var options = new AttentionOptions { Scale = scale, ReturnWeights = step.RecordWeights };
         long n = q.shape[2], l = k.shape[2];
-        if (keyPositions is null && valid is null && window is null)
+        if (allVisible && valid is null && step.Mask is null)
+        {
+            options = options with { QueryOffset = l - n };                                // 3. the cache holds exactly what the new token may read
+        }
+        else if (keyPositions is null && valid is null && window is null)
         {
             options = options with { Mask = step.Mask ?? Masks.Causal };                 // 3. queries are the last L − N … L − 1
         }
@@ -125,7 +129,9 @@ public abstract class DecoderAttention : nn.Module
             if (allowed.shape[1] != 1 && groups != 1) allowed = allowed.repeat_interleave(groups, dim: 1); // (B, Hq, N, L)
             options = options with { MaskTensor = allowed };
         }
-        using var result = ScaledDotProductAttention.Compute(q, k, v, options);            // 4.
+        using var result = sinkQueries is not null
+            ? StreamingLlmAttention.Attend(q, sinkQueries, k, v, sinks, options.MaskTensor, scale, step.RecordWeights) // 4.
+            : ScaledDotProductAttention.Compute(q, k, v, options);
         if (step.RecordWeights) step.Weights = result.Weights!.alias();
         return result.Output.alias();
     }

@@ -134,8 +134,28 @@ public class StorageFormTests
             var orig = model.Forward(tokens.narrow(1, t, 1), original);
             if (t > 6) Assert.True(T.RelRms(orig, got) > 1e-4, "keeping original positions differs once tokens are evicted");
         }
-        Assert.False(repositioned[0].StoresRotatedKeys);
+        Assert.True(repositioned[0].StoresRotatedKeys);                                           // no key is re-rotated: the sinks are read at the query's rank
         Assert.True(original[0].StoresRotatedKeys);
+    }
+
+    [Theory]
+    [InlineData(4, 8, 40)]
+    [InlineData(2, 3, 9)]
+    [InlineData(1, 4, 6)]
+    public void StreamingLLM_gives_every_query_of_a_chunk_its_own_rank_as_token_by_token_decoding_does(int sinks, int window, int prefill)
+    {
+        // a prefill (or chunk) that overflows sinks + window: each query must read the sinks at its own rank
+        // min(p, S + W − 1), so one call over the chunk equals feeding the tokens one at a time
+        using var model = TinyLmTests.Model();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var tokens = TinyLmTests.Tokens(21, 2, prefill + 5);
+        using var chunked = model.NewCache(_ => new SlidingWindowCache(window, sinks, reposition: true));
+        using var single = model.NewCache(_ => new SlidingWindowCache(window, sinks, reposition: true));
+        var outs = new List<Tensor> { model.Forward(tokens.narrow(1, 0, prefill), chunked) };
+        outs.Add(model.Forward(tokens.narrow(1, prefill, 5), chunked));                           // a second chunk, after the cache is full
+        var steps = Enumerable.Range(0, prefill + 5).Select(t => model.Forward(tokens.narrow(1, t, 1), single)).ToList();
+        T.Close(torch.cat(steps, 1), torch.cat(outs, 1), 1e-5, $"S={sinks} W={window} prefill {prefill}");
     }
 
     [Fact]
@@ -219,7 +239,7 @@ public class StorageFormTests
             using var p = torch.arange(5L, device: T.Dev);
             using var p1 = torch.tensor(new long[] { 5 }, device: T.Dev);
             cache.Update(new CacheUpdate(k, k, null, p)).Keys.Dispose();                  // warm: allocations of the first call stay with the cache
-            T.NoLeak(() => { var view = cache.Update(new CacheUpdate(k1, k1, null, p1)); return [view.Keys, view.Values, view.KeyPositions, view.Valid, view.RotaryKeyPositions, view.RotaryQueryPositions]; });
+            T.NoLeak(() => { var view = cache.Update(new CacheUpdate(k1, k1, null, p1)); return [view.Keys, view.Values, view.KeyPositions, view.Valid, view.RotaryKeyPositions, view.SinkQueryPositions]; });
         }
     }
 
