@@ -7,16 +7,19 @@ namespace AttnKit.Cache;
 /// <summary>
 /// An evicting cache: the score-then-keep core. Every row and KV head keeps its own tokens, with their original
 /// positions (B, Hkv, L), so a kept token keeps its position and rows may hold different tokens.
-/// 1. append the new tokens (keys stored rotated) and extend the scorer's per-slot state;
+/// 1. append the new tokens (keys stored rotated) and extend the scorer's per-slot state, in place: the storage keeps
+///    room for <see cref="CacheBudget.Interval"/> more tokens, so a decoding step writes slots instead of copying the cache;
 /// 2. the scorer observes the update (attention weights of the new queries, its state);
 /// 3. return every held token: this update's queries read them all (prefill attention is full);
 /// 4. compress when over budget (at prefill, and while decoding every <see cref="CacheBudget.Interval"/> tokens):
-///    score, keep (<see cref="KeepSet"/>), and gather keys, values, positions and state.
+///    score, keep (<see cref="KeepSet"/>), and gather keys, values, positions and state into the first slots.
+/// <see cref="StorageBytes"/> counts the held tokens (what the policy's budget is about), not that headroom.
 /// </summary>
 public sealed class PolicyCache : LayerCache
 {
-    private Tensor? keys, values, positions, valid;   // (B, Hkv, L, D), (B, Hkv, L, Dv), (B, Hkv, L) int64, (B, Hkv, L) bool or null
-    private readonly Dictionary<string, (Tensor Value, double Fill)> state = new();
+    private readonly SlotBuffer keys = new(), values = new(), positions = new();   // (B, Hkv, L, D), (B, Hkv, L, Dv), (B, Hkv, L) int64
+    private SlotBuffer? valid;                                                      // (B, Hkv, L) bool; null while every slot is real
+    private readonly Dictionary<string, (SlotBuffer Slots, double Fill)> state = new();
     private int step;
     private long prefillLength;
 
@@ -43,50 +46,70 @@ public sealed class PolicyCache : LayerCache
     public int Compressions { get; private set; }
 
     /// <inheritdoc/>
-    public override long Length => keys?.shape[2] ?? 0;
+    public override long Length => keys.Length;
 
-    /// <inheritdoc/>
-    public override long StorageBytes => keys is null ? 0 : keys.NumberOfElements * keys.ElementSize + values!.NumberOfElements * values.ElementSize;
+    /// <summary>Bytes of the held keys and values (the storage's headroom of <see cref="CacheBudget.Interval"/> slots is not counted).</summary>
+    public override long StorageBytes => keys.HeldBytes + values.HeldBytes;
 
     /// <summary>Original positions of the held tokens (B, Hkv, L), a copy; null when empty.</summary>
-    public Tensor? HeldPositions() => positions?.clone();
+    public Tensor? HeldPositions() => positions.Allocated ? positions.View.clone() : null;
 
     /// <summary>Which held slots are real (B, Hkv, L), a copy; null when all are.</summary>
-    public Tensor? HeldValid() => valid?.clone();
+    public Tensor? HeldValid() => valid?.View.clone();
+
+    private long Headroom => Budget.Interval + 1;
 
     /// <inheritdoc/>
     public override CacheView Update(CacheUpdate update)
     {
         ArgumentNullException.ThrowIfNull(update);
-        CacheChecks.Update(update, keys, values);
+        using var scope = torch.NewDisposeScope();
+        CacheChecks.Update(update, keys.Allocated ? keys.View : null, values.Allocated ? values.View : null);
         long n = update.Keys.shape[2];
         long b = update.Keys.shape[0], h = update.Keys.shape[1];
-        using var scope = torch.NewDisposeScope();
+        var dev = update.Keys.device;
         var newPos = update.Positions.to(ScalarType.Int64).view(1, 1, n).expand(b, h, n);                      // (B, Hkv, n)
-        Replace(ref keys, keys is null ? update.Keys.clone() : torch.cat([keys, update.Keys], 2));             // 1.
-        Replace(ref values, values is null ? update.Values.clone() : torch.cat([values, update.Values], 2));
-        Replace(ref positions, positions is null ? newPos.contiguous() : torch.cat([positions, newPos], 2));
-        if (valid is not null) Replace(ref valid, torch.cat([valid, torch.ones([b, h, n], ScalarType.Bool, valid.device)], 2));
-        foreach (var name in state.Keys.ToList())
-        {
-            var (t, fill) = state[name];
-            state[name] = (torch.cat([t, torch.full([b, h, n], fill, ScalarType.Float32, t.device)], 2).DetachFromDisposeScope(), fill);
-            t.Dispose();
-        }
+        keys.Append(update.Keys, Headroom);                                                                      // 1.
+        values.Append(update.Values, Headroom);
+        positions.Append(newPos, Headroom);
+        valid?.AppendFill(b, h, n, 1, ScalarType.Bool, dev, Headroom);
+        foreach (var (slots, fill) in state.Values) slots.AppendFill(b, h, n, fill, ScalarType.Float32, dev, Headroom);
         Seen += n;
         if (step == 0) prefillLength = n;
-        using var context = new PolicyContext(keys!, values!, positions!, valid, update.Queries, update.Positions, Seen, prefillLength, step, state);
-        Scorer.Observe(context);                                                                               // 2.
-        var view = new CacheView(keys!.alias().MoveToOuterDisposeScope(), values!.alias().MoveToOuterDisposeScope(),  // 3.
-            positions!.alias().MoveToOuterDisposeScope(), valid?.alias().MoveToOuterDisposeScope());
+        var (k, v, pos, val) = (keys.View, values.View, positions.View, valid?.View);
+        using var context = new PolicyContext(k, v, pos, val, update.Queries, update.Positions, Seen, prefillLength, step, new StateAccess(this, b, h, dev));
+        Scorer.Observe(context);                                                                                 // 2.
+        var view = new CacheView(k.alias().MoveToOuterDisposeScope(), v.alias().MoveToOuterDisposeScope(),      // 3.
+            pos.alias().MoveToOuterDisposeScope(), val?.alias().MoveToOuterDisposeScope());
         var keep = KeepCounts(context, h);
         bool over = Length > keep.Max();
         bool compress = step == 0
             ? Budget.Prefill && over
             : Budget.Decoding && Length >= keep.Max() + Budget.Interval;
-        if (compress || Scorer.Expires) Compress(context, keep);                                               // 4.
+        if (compress || Scorer.Expires) Compress(context, keep);                                                 // 4.
         step++;
         return view;
+    }
+
+    /// <summary>The scorer's per-slot state, kept in slot buffers that follow the cache's appends and evictions.</summary>
+    private sealed class StateAccess(PolicyCache cache, long batch, long heads, Device device) : IPolicyState
+    {
+        public Tensor Get(string name, double fill)
+        {
+            if (!cache.state.TryGetValue(name, out var s))
+            {
+                var slots = new SlotBuffer();
+                slots.AppendFill(batch, heads, cache.Length, fill, ScalarType.Float32, device, cache.Headroom);
+                cache.state[name] = s = (slots, fill);
+            }
+            return s.Slots.View;
+        }
+
+        public void Set(string name, Tensor value)
+        {
+            if (!cache.state.ContainsKey(name)) Get(name, 0);
+            cache.state[name].Slots.Set(value.detach());
+        }
     }
 
     private int[] KeepCounts(PolicyContext context, long heads)
@@ -98,8 +121,8 @@ public sealed class PolicyCache : LayerCache
         if (Budget.ProtectPrompt && !context.IsPrefill)
         {
             using var s = torch.NewDisposeScope();
-            var prompt = positions!.lt(prefillLength);
-            if (valid is not null) prompt = prompt.logical_and(valid);
+            var prompt = context.Positions.lt(prefillLength);
+            if (context.Valid is not null) prompt = prompt.logical_and(context.Valid);
             int held = (int)prompt.sum(-1).max().item<long>();
             return perHead.Select(t => t + held).ToArray();
         }
@@ -108,84 +131,71 @@ public sealed class PolicyCache : LayerCache
 
     private void Compress(PolicyContext context, int[] keep)
     {
+        using var scope = torch.NewDisposeScope();
         var scores = Scorer.Score(context);                                                                    // 4.
         Check.Rank(scores, 3, $"{Scorer.Name}.Score", "(B, Hkv, L)");
         Check.Dim(scores, 2, Length, $"{Scorer.Name}.Score", "one score per held slot");
         long protect = Budget.ProtectPrompt && !context.IsPrefill ? prefillLength : 0;
-        var mask = KeepSet.Mask(scores, positions!, valid, Seen, keep, Budget.Sinks, Budget.Window, Scorer.Expired(context), protect);
+        var mask = KeepSet.Mask(scores, context.Positions, context.Valid, Seen, keep, Budget.Sinks, Budget.Window, Scorer.Expired(context), protect);
         var (index, real) = KeepSet.Compact(mask);                                                             // (B, Hkv, K)
-        long dk = keys!.shape[3], dv = values!.shape[3];
-        Replace(ref keys, keys.gather(2, index.unsqueeze(-1).expand(-1, -1, -1, dk)));
-        Replace(ref values, values.gather(2, index.unsqueeze(-1).expand(-1, -1, -1, dv)));
-        Replace(ref positions, positions!.gather(2, index));
-        var wasValid = valid?.gather(2, index);
-        var nowValid = real is null ? wasValid : wasValid is null ? real : real.logical_and(wasValid);
-        if (nowValid is null) { valid?.Dispose(); valid = null; }
-        else Replace(ref valid, nowValid);
-        foreach (var name in state.Keys.ToList())
-        {
-            var (t, fill) = state[name];
-            state[name] = (t.gather(2, index).DetachFromDisposeScope(), fill);
-            t.Dispose();
-        }
+        KeepSlots(index, real);
         Compressions++;
     }
 
-    private static void Replace(ref Tensor? field, Tensor next)
+    /// <summary>Keeps the slots <paramref name="index"/> (B, Hkv, K) of every buffer; <paramref name="real"/> marks padding (null: none).</summary>
+    private void KeepSlots(Tensor index, Tensor? real)
     {
-        var old = field;
-        field = next.DetachFromDisposeScope();
-        if (old is not null && !ReferenceEquals(old, field)) old.Dispose();
+        using var scope = torch.NewDisposeScope();
+        var wasValid = valid?.View.gather(2, index);                                                           // before the buffers change
+        foreach (var buffer in new[] { keys, values, positions }) buffer.Keep(index, Headroom);
+        foreach (var (slots, _) in state.Values) slots.Keep(index, Headroom);
+        SetValid(real is null ? wasValid : wasValid is null ? real : real.logical_and(wasValid));
+    }
+
+    /// <summary>Replaces the validity of the held slots (B, Hkv, L); null: every slot is real.</summary>
+    private void SetValid(Tensor? now)
+    {
+        valid?.Dispose();
+        valid = null;
+        if (now is null) return;
+        valid = new SlotBuffer();
+        valid.AppendFill(now.shape[0], now.shape[1], now.shape[2], 1, ScalarType.Bool, now.device, Headroom);
+        valid.Set(now);
     }
 
     /// <inheritdoc/>
     public override void Crop(long length)
     {
         CheckCrop(length);
-        if (keys is null) { Seen = length; return; }
+        if (!keys.Allocated) { Seen = length; return; }
         using var scope = torch.NewDisposeScope();
-        var keepMask = positions!.lt(length);
-        if (valid is not null) keepMask = keepMask.logical_and(valid);
+        var keepMask = positions.View.lt(length);
+        if (valid is not null) keepMask = keepMask.logical_and(valid.View);
         var (index, real) = KeepSet.Compact(keepMask);
-        long dk = keys.shape[3], dv = values!.shape[3];
-        Replace(ref keys, keys.gather(2, index.unsqueeze(-1).expand(-1, -1, -1, dk)));
-        Replace(ref values, values.gather(2, index.unsqueeze(-1).expand(-1, -1, -1, dv)));
-        Replace(ref positions, positions.gather(2, index));
         var any = keepMask.gather(2, index);
-        if (real is null && any.all().item<bool>()) { valid?.Dispose(); valid = null; } else Replace(ref valid, any);
-        foreach (var name in state.Keys.ToList())
-        {
-            var (t, fill) = state[name];
-            state[name] = (t.gather(2, index).DetachFromDisposeScope(), fill);
-            t.Dispose();
-        }
+        foreach (var buffer in new[] { keys, values, positions }) buffer.Keep(index, Headroom);
+        foreach (var (slots, _) in state.Values) slots.Keep(index, Headroom);
+        SetValid(real is null && any.all().item<bool>() ? null : any);
         Seen = length;
     }
 
     /// <inheritdoc/>
     public override void Reorder(Tensor batchIndex)
     {
-        if (keys is null) return;
-        CheckReorder(batchIndex, keys.shape[0], keys.device);
+        if (!keys.Allocated) return;
         using var scope = torch.NewDisposeScope();
-        Replace(ref keys, keys.index_select(0, batchIndex));
-        Replace(ref values, values!.index_select(0, batchIndex));
-        Replace(ref positions, positions!.index_select(0, batchIndex));
-        if (valid is not null) Replace(ref valid, valid.index_select(0, batchIndex));
-        foreach (var name in state.Keys.ToList())
-        {
-            var (t, fill) = state[name];
-            state[name] = (t.index_select(0, batchIndex).DetachFromDisposeScope(), fill);
-            t.Dispose();
-        }
+        CheckReorder(batchIndex, keys.View.shape[0], keys.View.device);
+        foreach (var buffer in new[] { keys, values, positions }) buffer.SelectRows(batchIndex);
+        valid?.SelectRows(batchIndex);
+        foreach (var (slots, _) in state.Values) slots.SelectRows(batchIndex);
     }
 
     /// <inheritdoc/>
     public override void Reset()
     {
-        keys?.Dispose(); values?.Dispose(); positions?.Dispose(); valid?.Dispose();
-        keys = values = positions = valid = null;
-        foreach (var (t, _) in state.Values) t.Dispose();
+        keys.Dispose(); values.Dispose(); positions.Dispose(); valid?.Dispose();
+        valid = null;
+        foreach (var (slots, _) in state.Values) slots.Dispose();
         state.Clear();
         Scorer.Reset();
         Seen = 0; step = 0; prefillLength = 0; Compressions = 0;

@@ -31,14 +31,23 @@ public abstract class TokenScorer
     public virtual void Reset() { }
 }
 
+/// <summary>Where a cache keeps a scorer's per-slot state (B, Hkv, L) float32, by name.</summary>
+internal interface IPolicyState
+{
+    /// <summary>The state <paramref name="name"/>, created with every slot at <paramref name="fill"/> when new.</summary>
+    Tensor Get(string name, double fill);
+    /// <summary>Replaces the state <paramref name="name"/> with <paramref name="value"/> (B, Hkv, L).</summary>
+    void Set(string name, Tensor value);
+}
+
 /// <summary>What a scorer sees at one update: the held tokens (new ones included), the new queries, the attention weights, and its per-slot state.</summary>
 public sealed class PolicyContext : IDisposable
 {
-    private readonly Dictionary<string, (Tensor Value, double Fill)> state;
+    private readonly IPolicyState state;
     private Tensor? weights, kvWeights;
 
     internal PolicyContext(Tensor keys, Tensor values, Tensor positions, Tensor? valid, Tensor? queries, Tensor queryPositions,
-        long seen, long prefillLength, int step, Dictionary<string, (Tensor, double)> state)
+        long seen, long prefillLength, int step, IPolicyState state)
     {
         (Keys, Values, Positions, Valid, Queries, QueryPositions) = (keys, values, positions, valid, queries, queryPositions);
         (Seen, PrefillLength, Step, this.state) = (seen, prefillLength, step, state);
@@ -73,10 +82,17 @@ public sealed class PolicyContext : IDisposable
     /// softmax(q·kᵀ/√D) of the new queries over the held tokens (B, Hq, n, L) float32, causal over the original
     /// positions, invalid slots excluded: what attention computed at this update (a layer with the default scale).
     /// </summary>
-    public Tensor Weights => weights ??= ComputeWeights().DetachFromDisposeScope();   // kept for the whole update, whatever scope asks first
+    public Tensor Weights => weights ?? Computed().Weights;   // kept for the whole update, whatever scope asks first
 
     /// <summary><see cref="Weights"/> averaged over the query heads of each KV head's group: (B, Hkv, n, L).</summary>
-    public Tensor KvWeights => kvWeights ??= GroupMean(Weights).alias().DetachFromDisposeScope();
+    public Tensor KvWeights => kvWeights ?? Computed().KvWeights;
+
+    private (Tensor Weights, Tensor KvWeights) Computed()
+    {
+        var (w, kv) = ComputeWeights();
+        (weights, kvWeights) = (w.DetachFromDisposeScope(), kv.DetachFromDisposeScope());
+        return (weights, kvWeights);
+    }
 
     /// <summary>Frees the weights computed for this update.</summary>
     public void Dispose()
@@ -96,39 +112,33 @@ public sealed class PolicyContext : IDisposable
         return grouped.mean([2]);
     }
 
-    /// <summary>Per-slot state (B, Hkv, L) float32 named <paramref name="name"/>; new slots start at <paramref name="fill"/>.</summary>
-    public Tensor State(string name, double fill = 0)
-    {
-        if (!state.TryGetValue(name, out var s))
-        {
-            var t = torch.full([Keys.shape[0], Keys.shape[1], Length], fill, ScalarType.Float32, Keys.device).DetachFromDisposeScope();
-            state[name] = s = (t, fill);
-        }
-        return s.Value;
-    }
+    /// <summary>
+    /// Per-slot state (B, Hkv, L) float32 named <paramref name="name"/>; new slots start at <paramref name="fill"/>. The
+    /// tensor is the cache's storage: read it, and change it through <see cref="SetState"/>.
+    /// </summary>
+    public Tensor State(string name, double fill = 0) => state.Get(name, fill);
 
     /// <summary>Replaces the state <paramref name="name"/> with <paramref name="value"/> (B, Hkv, L).</summary>
     public void SetState(string name, Tensor value)
     {
+        Check.NotNull(value, nameof(value));
         Check.Rank(value, 3, nameof(value), "(B, Hkv, L)");
         Check.Dim(value, 2, Length, nameof(value), "one value per held slot");
-        var fill = state.TryGetValue(name, out var old) ? old.Fill : 0;
-        var kept = value.to(ScalarType.Float32).detach().clone().DetachFromDisposeScope();
-        if (old.Value is not null) old.Value.Dispose();
-        state[name] = (kept, fill);
+        state.Set(name, value);
     }
 
-    private Tensor ComputeWeights()
+    private (Tensor Weights, Tensor KvWeights) ComputeWeights()
     {
         if (Queries is null) throw new InvalidOperationException("this policy needs the queries; the attention layer gave none");
         using var scope = torch.NewDisposeScope();
-        long hq = Queries.shape[1], hkv = Keys.shape[1], n = Queries.shape[2], d = Queries.shape[3];
-        var k = Keys.to(ScalarType.Float32).repeat_interleave(hq / hkv, 1);                              // (B, Hq, L, D)
-        var logits = torch.matmul(Queries.to(ScalarType.Float32), k.transpose(2, 3)) / Math.Sqrt(d);     // (B, Hq, n, L)
-        var allowed = Positions.unsqueeze(2).le(QueryPositions.view(1, 1, n, 1));                         // (B, Hkv, n, L)
+        long[] qs = Queries.shape;
+        long b = qs[0], hq = qs[1], n = qs[2], d = qs[3], hkv = Keys.shape[1], l = Keys.shape[2], g = hq / hkv;
+        var q = Queries.to(ScalarType.Float32).reshape(b, hkv, g * n, d);                                    // (B, Hkv, G·n, D): a group's queries read their KV head once
+        var logits = torch.matmul(q, Keys.to(ScalarType.Float32).transpose(2, 3)).view(b, hkv, g, n, l) / Math.Sqrt(d); // (B, Hkv, G, n, L)
+        var allowed = Positions.unsqueeze(2).le(QueryPositions.view(1, 1, n, 1));                          // (B, Hkv, n, L)
         if (Valid is not null) allowed = allowed.logical_and(Valid.unsqueeze(2));
-        allowed = allowed.repeat_interleave(hq / hkv, 1);                                                 // (B, Hq, n, L)
-        var w = logits.masked_fill(allowed.logical_not(), float.NegativeInfinity).softmax(-1).nan_to_num(0);
-        return w.MoveToOuterDisposeScope();
+        var w = logits.masked_fill(allowed.unsqueeze(2).logical_not(), float.NegativeInfinity).softmax(-1).nan_to_num(0); // (B, Hkv, G, n, L)
+        var kv = g == 1 ? w.view(b, hkv, n, l) : w.mean([2]);
+        return (w.view(b, hq, n, l).MoveToOuterDisposeScope(), kv.MoveToOuterDisposeScope());
     }
 }
