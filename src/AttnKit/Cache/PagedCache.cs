@@ -55,6 +55,9 @@ public sealed class PagedCache : LayerCache
         return torch.tensor(slots, [tables.Length, length], ScalarType.Int64, pool.Keys.device);
     }
 
+    /// <summary>Up to this many new tokens (over all rows) are written slot by slot; more go through one indexed copy (the slot index then travels to the device).</summary>
+    private const int DirectWrites = 4;
+
     /// <inheritdoc/>
     public override CacheView Update(CacheUpdate update)
     {
@@ -84,11 +87,22 @@ public sealed class PagedCache : LayerCache
         }
         using (var scope = torch.NewDisposeScope())
         {
-            var idx = torch.tensor(newSlots, ScalarType.Int64, pool.Keys.device);
             var flatK = pool.Keys.view(-1, ps[2], ps[3]);                                          // (P·bs, Hkv, D)
             var flatV = pool.Values.view(-1, ps[2], pool.Values.shape[3]);                         // (P·bs, Hkv, Dv)
-            flatK.index_copy_(0, idx, update.Keys.permute(0, 2, 1, 3).reshape(-1, ps[2], ps[3]));  // (B·n, Hkv, D)
-            flatV.index_copy_(0, idx, update.Values.permute(0, 2, 1, 3).reshape(-1, ps[2], vs[3]));
+            if (newSlots.Length <= DirectWrites)                                                   // a decoding step: write each slot in place, no index upload
+                for (int b = 0; b < Batch; b++)
+                    for (long j = 0; j < n; j++)
+                    {
+                        long slot = newSlots[b * n + j];
+                        flatK.narrow(0, slot, 1).copy_(update.Keys.select(0, b).select(1, j));      // (1, Hkv, D) ← (Hkv, D)
+                        flatV.narrow(0, slot, 1).copy_(update.Values.select(0, b).select(1, j));
+                    }
+            else
+            {
+                var idx = torch.tensor(newSlots, ScalarType.Int64, pool.Keys.device);
+                flatK.index_copy_(0, idx, update.Keys.permute(0, 2, 1, 3).reshape(-1, ps[2], ps[3]));  // (B·n, Hkv, D)
+                flatV.index_copy_(0, idx, update.Values.permute(0, 2, 1, 3).reshape(-1, ps[2], vs[3]));
+            }
         }
         length += n;
         Seen += n;

@@ -130,6 +130,7 @@ public sealed class PolicyContext : IDisposable
     private (Tensor Weights, Tensor KvWeights) ComputeWeights()
     {
         if (Queries is null) throw new InvalidOperationException("this policy needs the queries; the attention layer gave none");
+        if (Attention.FusedKernels.PolicyWeights(Queries, Keys, Positions, QueryPositions, Valid) is var (fw, fkv)) return (fw, fkv); // one call
         using var scope = torch.NewDisposeScope();
         long[] qs = Queries.shape;
         long b = qs[0], hq = qs[1], n = qs[2], d = qs[3], hkv = Keys.shape[1], l = Keys.shape[2], g = hq / hkv;

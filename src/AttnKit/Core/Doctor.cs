@@ -150,8 +150,19 @@ public static class Doctor
                 var (o2, l2) = FusedKernels.AttentionWithLogSumExp(qd, kd, vd, causal: true, scale: 0.1);
                 double e2 = Math.Max(Err(o2, reference.Output), Err(l2, reference.LogSumExp!));
                 double e3 = Err(Attention.Blockwise.SplitKvDecode.Compute(qd, kd, vd, 7), full.Output);
-                ok &= e1 < tol && e2 < tol && e3 < tol;
-                errors.Add($"{dt}: sdpa {e1:E1}, with log-sum-exp {e2:E1}, split-KV {e3:E1}");
+                var one = qd.narrow(2, 63, 1);                                                // a decoding step by each of its paths
+                var oneRef = ScaledDotProductAttention.Reference(q.narrow(2, 63, 1), k, v).Output;
+                double e4 = new[] { FusedKernels.TorchSharpAttention(one, kd, vd, null, false, null, 4), FusedKernels.ExpandedHeads(one, kd, vd, null, 4), FusedKernels.Sdpa(one, kd, vd, null, false, null, 4) }
+                    .Max(o => Err(o, oneRef));
+                var window = ScaledDotProductAttention.Reference(q, k, v, new AttentionOptions { Mask = Attention.Masks.Masks.SlidingWindow(16) }).Output;
+                double e5 = Err(ScaledDotProductAttention.Fused(qd, kd, vd, new AttentionOptions { Mask = Attention.Masks.Masks.SlidingWindow(16) }), window);
+                var causal = ScaledDotProductAttention.Reference(q, k, v, AttentionOptions.Causal).Output;
+                using var ring = Attention.Parallel.RingAttention.Forward(qd, kd, vd, Attention.Parallel.ShardGroup.Create(4, device), new Attention.Parallel.ZigZagLayout(64, 4), Attention.Blockwise.BlockwiseOptions.Causal with { FusedTiles = true });
+                double e6 = Err(ring.Output, causal);
+                using var tiles = Attention.Blockwise.FlashAttention.Forward(qd, kd, vd, Attention.Blockwise.BlockwiseOptions.Causal with { QueryBlock = 32, KeyBlock = 32, FusedTiles = true });
+                double e7 = Err(tiles.Output, causal);
+                ok &= e1 < tol && e2 < tol && e3 < tol && e4 < tol && e5 < tol && e6 < tol && e7 < tol;
+                errors.Add($"{dt}: sdpa {e1:E1}, with log-sum-exp {e2:E1}, split-KV {e3:E1}, decode paths {e4:E1}, sliding window {e5:E1}, fused ring {e6:E1}, fused tiles {e7:E1}");
             }
             var impl = string.Join("; ", FusedKernels.Implementations.Where(kv => kv.Key.Contains($"on {device.type.ToString().ToLowerInvariant()}", StringComparison.Ordinal)).Select(kv => $"{kv.Key}: {kv.Value}"));
             var detail = $"relative RMS error against the reference: {string.Join("; ", errors)}. Ran: {impl}";
