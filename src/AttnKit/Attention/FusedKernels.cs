@@ -49,6 +49,10 @@ def lse_cpu(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float
     r = torch._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, attn_mask=None, scale=scale)
     return r[0], r[1]
 
+def lse_cudnn(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
+    r = torch._scaled_dot_product_cudnn_attention(q, k, v, None, True, 0.0, causal, False, scale=scale)
+    return r[0], r[1]
+
 def lse_flash(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
     r = torch._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
     return r[0], r[1]
@@ -56,31 +60,6 @@ def lse_flash(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[flo
 def lse_efficient(q: Tensor, k: Tensor, v: Tensor, causal: bool, scale: Optional[float]) -> Tuple[Tensor, Tensor]:
     r = torch._scaled_dot_product_efficient_attention(q, k, v, None, True, 0.0, causal, scale=scale)
     return r[0], r[1]
-
-def merge_into(out: Tensor, lse: Tensor, o: Tensor, l: Tensor) -> Tensor:
-    m = torch.maximum(lse, l)
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    wa = torch.exp(lse - m)
-    wb = torch.exp(l - m)
-    w = wa + wb
-    share = wb / torch.where(w > 0, w, torch.ones_like(w))
-    out.lerp_(o, share.unsqueeze(-1).to(out.dtype))
-    return lse.copy_(m + torch.log(w))
-
-def policy_weights(q: Tensor, k: Tensor, pos: Tensor, qpos: Tensor, valid: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-    b = q.size(0)
-    hq = q.size(1)
-    n = q.size(2)
-    d = q.size(3)
-    hkv = k.size(1)
-    l = k.size(2)
-    g = hq // hkv
-    logits = torch.matmul(q.float().reshape(b, hkv, g * n, d), k.float().transpose(2, 3)).view(b, hkv, g, n, l) / (d ** 0.5)
-    allowed = pos.unsqueeze(2) <= qpos.view(1, 1, n, 1)
-    if valid is not None:
-        allowed = allowed & valid.unsqueeze(2)
-    w = torch.nan_to_num(logits.masked_fill(~allowed.unsqueeze(2), float("-inf")).softmax(-1), 0.0)
-    return w.view(b, hq, n, l), w.mean(2)
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return torch.rms_norm(x.float(), [x.size(-1)], None, eps).to(x.dtype) * weight
@@ -185,7 +164,7 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
     public static long FoldDecodeMaxKeys { get; set; } = 2048;
 
     /// <inheritdoc cref="FoldDecodeMaxKeys"/>
-    public static long ExpandedDecodeMaxKeys { get; set; } = 16384;
+    public static long ExpandedDecodeMaxKeys { get; set; }
 
     /// <summary>The most queries a call may have for the decoding rule of <see cref="FoldDecodeMaxKeys"/> to apply (a step, a short draft).</summary>
     public const long DecodeMaxQueries = 16;
@@ -248,35 +227,18 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
     private const string ScriptSdpa = "torchscript enable_gqa", BindingSdpa = "torchsharp binding (heads folded or repeated)";
 
     /// <summary>
-    /// <see cref="Blockwise.LogSumExpMerge.MergeInto"/> as one TorchScript call (its steps 1–4 on arguments already
-    /// checked); op by op when the script is unavailable.
+    /// <see cref="Blockwise.LogSumExpMerge.MergeInto"/> on arguments already checked, in six TorchSharp calls:
+    /// ℓ = logaddexp(ℓa, ℓb), share = exp(ℓb − ℓ), o ← lerp(o_a, o_b, share). (A TorchScript version of this chain
+    /// measured slower on the H200 machine, about 10 µs an interpreted operation, and it recompiles for new shapes.)
     /// </summary>
     internal static void MergeInto(Tensor output, Tensor lse, Tensor o, Tensor l)
     {
-        if (Script is { } cu)
-        {
-            ((Tensor)cu.invoke("merge_into", output, lse, o, l)!).Dispose();
-            return;
-        }
         using var scope = torch.NewDisposeScope();
-        var m = torch.maximum(lse, l);                                                        // 1.
-        m = torch.where(m.isfinite(), m, torch.zeros_like(m));
-        var (wa, wb) = ((lse - m).exp(), (l - m).exp());                                      // 2.
-        var w = wa + wb;
-        var share = wb / torch.where(w.gt(0), w, torch.ones_like(w));
+        var total = torch.logaddexp(lse, l);                                                  // 1.–3. ℓ = log(e^ℓa + e^ℓb), −∞ when both are
+        var share = (l - total).exp_().nan_to_num_(0.0);                                      //    b's share e^(ℓb − ℓ); 0 when both parts are empty
         output.lerp_(o, share.unsqueeze(-1).to(output.dtype));                                // 4. o_a + share·(o_b − o_a)
-        lse.copy_(m + w.log());                                                               // 3.
+        lse.copy_(total);
     }
-
-    /// <summary>
-    /// The attention weights an eviction policy observes (<see cref="Cache.PolicyContext.Weights"/>) as one TorchScript
-    /// call: softmax(q·kᵀ/√D) in float32 of the new queries q (B, Hq, n, D) over the held keys k (B, Hkv, L, D), each
-    /// key/value head read once for its query group, causal over the original positions (B, Hkv, L) against the
-    /// queries' (n), invalid slots excluded; returns the weights (B, Hq, n, L) and their mean over each group
-    /// (B, Hkv, n, L). Null when the script is unavailable (the caller computes it op by op).
-    /// </summary>
-    internal static (Tensor Weights, Tensor KvWeights)? PolicyWeights(Tensor q, Tensor k, Tensor positions, Tensor queryPositions, Tensor? valid) =>
-        Script is { } cu ? ((Tensor, Tensor))cu.invoke("policy_weights", q, k, positions, queryPositions, valid)! : null;
 
     /// <summary>
     /// RMSNorm of x (…, d) with gain <paramref name="weight"/> (d) as one TorchScript call (step 4):
@@ -323,7 +285,7 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
 
     /// <summary>The kernels in the order tried: (script function, reads grouped heads in place).</summary>
     private static (string Op, bool Grouped)[] LseOrder(Tensor q) => q.device_type == DeviceType.CUDA
-        ? q.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? [("lse_flash", true), ("lse_efficient", false)] : [("lse_efficient", false)]
+        ? q.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? [("lse_cudnn", true), ("lse_flash", true), ("lse_efficient", false)] : [("lse_efficient", false)]
         : [("lse_cpu", true)];
 
     private static (Tensor, Tensor) LseCall(Tensor q, Tensor k, Tensor v, bool causal, double? scale, long groups)
@@ -350,7 +312,8 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
                 }
                 else
                     (o, lse) = ((Tensor, Tensor))cu.invoke(op, q, k.repeat_interleave(groups, dim: 1), v.repeat_interleave(groups, dim: 1), true, scale)!;
-                if (lse.shape[2] != nq) lse = lse.narrow(2, 0, nq);                              // the efficient kernel pads queries to a multiple of 32
+                if (lse.dim() == 4) lse = lse.squeeze(-1);                                      // cuDNN's log-sum-exp is (B, H, Nq, 1)
+                else if (lse.shape[2] != nq) lse = lse.narrow(2, 0, nq);                         // the efficient kernel pads queries to a multiple of 32
                 if (lse.dtype != ScalarType.Float32) lse = lse.to(ScalarType.Float32);
                 if (!known) chosen.TryAdd(key, name);
                 o.MoveToOuterDisposeScope();

@@ -78,7 +78,7 @@ public sealed class CacheBenchCases : IBenchCaseProvider
                 var view = cache.Update(new CacheUpdate(k, v, q, pos));                                // 2.
                 var keys = view.RotaryKeyPositions is null ? view.Keys : rope.Apply(view.Keys, view.RotaryKeyPositions);
                 if (view.SinkQueryPositions is { } ranks)                                              //    StreamingLLM: the sinks at the query's rank
-                    StreamingLlmAttention.Attend(q, rope.Apply(q, ranks), keys, view.Values, view.Sinks).Dispose();
+                    StreamingLlmAttention.Attend(q, view.SinkQueryStart is long r ? rope.ApplyAt(q, r) : rope.Apply(q, ranks), keys, view.Values, view.Sinks).Dispose();
                 else
                     ScaledDotProductAttention.Fused(q, keys, view.Values, new AttentionOptions { QueryOffset = keys.shape[2] - 1 });
                 if (crop) cache.Crop(s.Tokens);                                                        // 3.

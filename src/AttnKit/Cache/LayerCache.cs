@@ -26,9 +26,10 @@ public sealed record CacheUpdate(Tensor Keys, Tensor Values, Tensor? Queries, Te
 /// </param>
 /// <param name="Window">For window caches: a query at position p reads only keys at positions above p − Window (and the first <paramref name="Sinks"/> positions); null: no window.</param>
 /// <param name="Sinks">With <paramref name="Window"/>: the first positions every query reads (StreamingLLM's attention sinks).</param>
+/// <param name="SinkQueryStart">With <paramref name="SinkQueryPositions"/> for one new token: that position, known on the host (the query is then rotated with <see cref="Positional.RotaryEmbedding.ApplyAt"/>).</param>
 /// <param name="AllVisible">Every held key is visible to every new query (a decoding step into a window cache holds exactly the keys it may read): attention needs no mask.</param>
 public sealed record CacheView(Tensor Keys, Tensor Values, Tensor? KeyPositions = null, Tensor? Valid = null,
-    Tensor? RotaryKeyPositions = null, Tensor? SinkQueryPositions = null, long? Window = null, long Sinks = 0, bool AllVisible = false);
+    Tensor? RotaryKeyPositions = null, Tensor? SinkQueryPositions = null, long? Window = null, long Sinks = 0, bool AllVisible = false, long? SinkQueryStart = null);
 
 /// <summary>
 /// The keys and values one attention layer keeps between forward calls, as a Hugging Face transformers cache layer:

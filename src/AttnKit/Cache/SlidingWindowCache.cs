@@ -98,7 +98,8 @@ public sealed class SlidingWindowCache : LayerCache
         }
         // 3. StreamingLLM: a query at p has rank min(p, S + W − 1) in its cache; below S + W the two agree
         Tensor? sinkQueries = reposition && Sinks > 0 && before + n > Capacity ? update.Positions.clamp_max(Capacity - 1) : null;
-        return new CacheView(k, v, kpos, SinkQueryPositions: sinkQueries, Window: Window, Sinks: Sinks, AllVisible: n == 1);
+        return new CacheView(k, v, kpos, SinkQueryPositions: sinkQueries, Window: Window, Sinks: Sinks, AllVisible: n == 1,
+            SinkQueryStart: sinkQueries is not null && n == 1 ? Capacity - 1 : null);
     }
 
     private void Write(CacheUpdate update, long index, long position)

@@ -130,15 +130,19 @@ public sealed class PolicyContext : IDisposable
     private (Tensor Weights, Tensor KvWeights) ComputeWeights()
     {
         if (Queries is null) throw new InvalidOperationException("this policy needs the queries; the attention layer gave none");
-        if (Attention.FusedKernels.PolicyWeights(Queries, Keys, Positions, QueryPositions, Valid) is var (fw, fkv)) return (fw, fkv); // one call
         using var scope = torch.NewDisposeScope();
         long[] qs = Queries.shape;
         long b = qs[0], hq = qs[1], n = qs[2], d = qs[3], hkv = Keys.shape[1], l = Keys.shape[2], g = hq / hkv;
-        var q = Queries.to(ScalarType.Float32).reshape(b, hkv, g * n, d);                                    // (B, Hkv, G·n, D): a group's queries read their KV head once
-        var logits = torch.matmul(q, Keys.to(ScalarType.Float32).transpose(2, 3)).view(b, hkv, g, n, l) / Math.Sqrt(d); // (B, Hkv, G, n, L)
-        var allowed = Positions.unsqueeze(2).le(QueryPositions.view(1, 1, n, 1));                          // (B, Hkv, n, L)
-        if (Valid is not null) allowed = allowed.logical_and(Valid.unsqueeze(2));
-        var w = logits.masked_fill(allowed.unsqueeze(2).logical_not(), float.NegativeInfinity).softmax(-1).nan_to_num(0); // (B, Hkv, G, n, L)
+        var q = (Queries.to(ScalarType.Float32) * (1.0 / Math.Sqrt(d))).reshape(b, hkv, g * n, d);          // (B, Hkv, G·n, D): a group's queries read their KV head once
+        var logits = torch.matmul(q, Keys.to(ScalarType.Float32).transpose(2, 3)).view(b, hkv, g, n, l);    // (B, Hkv, G, n, L)
+        Tensor w;
+        if (n == 1 && Valid is null) w = logits.softmax(-1);                                                 // one new token: every held token is at or before it
+        else
+        {
+            var allowed = Positions.unsqueeze(2).le(QueryPositions.view(1, 1, n, 1));                      // (B, Hkv, n, L)
+            if (Valid is not null) allowed = allowed.logical_and(Valid.unsqueeze(2));
+            w = logits.masked_fill(allowed.unsqueeze(2).logical_not(), float.NegativeInfinity).softmax(-1).nan_to_num(0); // (B, Hkv, G, n, L)
+        }
         var kv = g == 1 ? w.view(b, hkv, n, l) : w.mean([2]);
         return (w.view(b, hq, n, l).MoveToOuterDisposeScope(), kv.MoveToOuterDisposeScope());
     }

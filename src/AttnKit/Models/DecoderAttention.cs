@@ -74,6 +74,7 @@ public abstract class DecoderAttention : nn.Module
         bool rotateAfterRead = expand is not null || (cache is not null && !cache.StoresRotatedKeys);
         var rawQ = q;
         Tensor? kpRotary = null, sinkPositions = null;
+        long? sinkStart = null;
         if (rope is not null)
         {
             if (!rotateAfterRead && step.FirstPosition is long p)
@@ -93,11 +94,12 @@ public abstract class DecoderAttention : nn.Module
             var view = cache.Update(new CacheUpdate(k, v, expand is not null ? null : rotateAfterRead ? rawQ : q, step.Positions)); // 2. queries as the keys are stored
             (k, v, keyPositions, valid, window, sinks, allVisible) = (view.Keys, view.Values, view.KeyPositions, view.Valid, view.Window, view.Sinks, view.AllVisible);
             kpRotary = view.RotaryKeyPositions ?? keyPositions ?? torch.arange(k.shape[2], ScalarType.Int64, k.device);
-            sinkPositions = view.SinkQueryPositions;
+            (sinkPositions, sinkStart) = (view.SinkQueryPositions, view.SinkQueryStart);
         }
         if (expand is not null) (k, v) = expand(k, v);                                    //    compressed form → keys and values
         if (rotateAfterRead && rope is not null) k = rope.Apply(k, kpRotary ?? step.Positions);
-        var sinkQueries = sinkPositions is not null && rope is not null ? rope.Apply(rawQ, sinkPositions) : null; // StreamingLLM: the sinks read at the query's rank
+        var sinkQueries = sinkPositions is null || rope is null ? null                      // StreamingLLM: the sinks read at the query's rank
+            : sinkStart is long r ? rope.ApplyAt(rawQ, r) : rope.Apply(rawQ, sinkPositions);
         var options = new AttentionOptions { Scale = scale, ReturnWeights = step.RecordWeights };
         long n = q.shape[2], l = k.shape[2];
         if (allVisible && valid is null && step.Mask is null)

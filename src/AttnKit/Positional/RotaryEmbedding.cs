@@ -96,6 +96,49 @@ public sealed class RotaryEmbedding : IDisposable
 
     private bool TooFewChannels(long[] shape) => shape[3] < Dim;
 
+    private readonly Dictionary<(DeviceType, int, long, long), Tensor> atPosition = [];
+
+    /// <summary>
+    /// Rotates every token of <paramref name="x"/> (B, H, N, Dh) at the one position <paramref name="position"/> (a
+    /// re-positioned query, as StreamingLLM's sinks read it): step 3 written as one product with the rotation's
+    /// (Dh × Dh) float32 matrix, kept per position (a few at a time), so a decoding step pays one matmul instead of the
+    /// rotation's elementwise calls. Equals <see cref="ApplyFrom(Tensor, long)"/> with every token at that position,
+    /// up to float32 rounding.
+    /// </summary>
+    public Tensor ApplyAt(Tensor x, long position)
+    {
+        Check.Rank(x, 4, nameof(x), "(B, H, N, D)");
+        Check.FloatingPoint(x, nameof(x));
+        Check.NonNegative(position, nameof(position));
+        long dh = x.shape[3];
+        if (dh < Dim) throw new ArgumentException($"{nameof(x)}: expected at least {Dim} channels to rotate, got {dh}", nameof(x));
+        Tensor m;
+        lock (tableLock)
+        {
+            var key = (x.device_type, x.device_index, position, dh);
+            if (!atPosition.TryGetValue(key, out m!))
+            {
+                if (atPosition.Count >= 4) { foreach (var old in atPosition.Values) old.Dispose(); atPosition.Clear(); }
+                using var scope = torch.NewDisposeScope();
+                var (cos, sin) = Angles(torch.tensor(new[] { position }, ScalarType.Int64, CPU));   // (1, D)
+                float[] c = cos.data<float>().ToArray(), sn = sin.data<float>().ToArray();
+                var a = new float[dh * dh];                                                  // y = x·M: M[j, j] = cos, M[j + h, j] = −sin, M[j − h, j] = sin
+                int half = Dim / 2;
+                for (int j = 0; j < dh; j++)
+                {
+                    if (j >= Dim) { a[j * dh + j] = 1; continue; }
+                    a[j * dh + j] = c[j];
+                    if (j < half) a[(j + half) * dh + j] = -sn[j];
+                    else a[(j - half) * dh + j] = sn[j];
+                }
+                m = torch.tensor(a, [dh, dh], ScalarType.Float32).to(x.device).DetachFromDisposeScope();
+                atPosition[key] = m;
+            }
+        }
+        using var s2 = torch.NewDisposeScope();
+        return torch.matmul(x.to(ScalarType.Float32), m).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Frees the cos/sin tables (they are rebuilt if the embedding is used again).</summary>
     public void Dispose()
     {
@@ -103,6 +146,8 @@ public sealed class RotaryEmbedding : IDisposable
         {
             foreach (var (cos, sin) in tables.Values) { cos.Dispose(); sin.Dispose(); }
             tables.Clear();
+            foreach (var m in atPosition.Values) m.Dispose();
+            atPosition.Clear();
         }
     }
 

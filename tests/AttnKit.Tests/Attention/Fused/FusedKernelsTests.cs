@@ -189,8 +189,15 @@ public class FusedKernelsTests
         var (q, k, v) = Qkv(14, 2, 8, 2, 32, 32, 16);
         SequenceLayout layout = layoutName switch { "contiguous" => new ContiguousLayout(32, p), "striped" => new StripedLayout(32, p), _ => new ZigZagLayout(32, p) };
         var options = (causal ? BlockwiseOptions.Causal : BlockwiseOptions.None) with { FusedTiles = true };
-        using var ring = RingAttention.Forward(q, k, v, ShardGroup.Create(p, T.Dev), layout, options);
+        var group = ShardGroup.Create(p, T.Dev);
+        using var ring = RingAttention.Forward(q, k, v, group, layout, options);
         T.Close(ScaledDotProductAttention.Reference(q, k, v, options.ToAttentionOptions()).Output, ring.Output, 2e-5, $"{layoutName} P={p}");
+        using var teaching = RingAttention.Forward(q, k, v, group, layout, options with { FusedTiles = false });
+        Assert.Equal(teaching.BlocksSkipped, ring.BlocksSkipped);                                // the simulated ring side by side skips and sends what shard by shard does
+        Assert.Equal(teaching.Transfers.Select(t => (t.Step, t.From, t.To, t.Bytes)), ring.Transfers.Select(t => (t.Step, t.From, t.To, t.Bytes)));
+        using var unsynced = RingAttention.Forward(q, k, v, group, layout, options with { SynchronizeSteps = false });
+        Assert.All(unsynced.StepMilliseconds, ms => Assert.True(double.IsNaN(ms)));
+        T.Close(ring.Output, unsynced.Output, 0, "unsynchronized");
     }
 
     [Fact]
@@ -213,6 +220,57 @@ public class FusedKernelsTests
         rope.Dispose();
     }
 
+    [Theory]
+    [InlineData(8, 8, 0L)]
+    [InlineData(8, 8, 1027L)]
+    [InlineData(12, 8, 37L)]
+    public void Rotation_at_one_position_by_its_matrix_equals_the_elementwise_rotation(int channels, int rotary, long position)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var rope = new AttnKit.Positional.RotaryEmbedding(rotary);
+        var x = torch.randn(2, 3, 4, channels).to(T.Dev);
+        var expected = rope.Apply(x, torch.full(4, position, ScalarType.Int64, T.Dev));          // every token at that position
+        T.Close(expected, rope.ApplyAt(x, position), 1e-6, $"position {position}");
+        T.NoLeak(() => [rope.ApplyAt(x, position)]);
+    }
+
+    [Fact]
+    public void A_log_sum_exp_merge_in_place_equals_the_merge_and_takes_views()
+    {
+        using var scope = torch.NewDisposeScope();
+        var (q, k, v) = Qkv(21, 2, 4, 2, 6, 10, 8);
+        var a = FusedKernels.AttentionWithLogSumExp(q, k.narrow(2, 0, 4), v.narrow(2, 0, 4));
+        var b = FusedKernels.AttentionWithLogSumExp(q, k.narrow(2, 4, 6), v.narrow(2, 4, 6));
+        var reference = ScaledDotProductAttention.Reference(q, k, v, new AttentionOptions { ReturnLogSumExp = true });
+        var (o, l) = (torch.zeros(2, 4, 12, 8).to(T.Dev), torch.full(new long[] { 2, 4, 12 }, double.NegativeInfinity).to(T.Dev));
+        var (ov, lv) = (o.narrow(2, 3, 6), l.narrow(2, 3, 6));                                    // accumulators inside a larger buffer
+        LogSumExpMerge.MergeInto(ov, lv, a.Output, a.LogSumExp);                                  // into an empty accumulator: the part itself
+        T.Close(a.Output, ov, 1e-7, "first part");
+        LogSumExpMerge.MergeInto(ov, lv, b.Output, b.LogSumExp);
+        T.Close(reference.Output, ov, 2e-6, "merged output");
+        T.Close(reference.LogSumExp!, lv, 1e-6, "merged log-sum-exp");
+        Assert.Equal(0f, o.narrow(2, 0, 3).abs().max().item<float>());                           // the rest of the buffer untouched
+        var empty = PartialAttention.Empty(2, 4, 6, 8, T.Dev);
+        LogSumExpMerge.MergeInto(ov, lv, empty.Output, empty.LogSumExp);                          // an empty part changes nothing
+        T.Close(reference.Output, ov, 2e-6, "after an empty part");
+        Assert.Contains("partOutput", Assert.Throws<ArgumentException>(() => LogSumExpMerge.MergeInto(ov, lv, a.Output.narrow(3, 0, 4), a.LogSumExp)).Message);
+        Assert.Contains("float32", Assert.Throws<ArgumentException>(() => LogSumExpMerge.MergeInto(ov, lv.to(ScalarType.Float64), a.Output, a.LogSumExp)).Message);
+    }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(3L)]
+    public void Every_decoding_path_equals_the_reference(long nq)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (q, k, v) = Qkv(22, 2, 8, 2, nq, 40, 16);
+        var reference = ScaledDotProductAttention.Reference(q, k, v, new AttentionOptions { Scale = 0.2, QueryOffset = 40 - nq }).Output;
+        T.Close(reference, FusedKernels.TorchSharpAttention(q, k, v, null, false, 0.2, 4), 2e-5, "folded groups");
+        T.Close(reference, FusedKernels.ExpandedHeads(q, k, v, 0.2, 4), 2e-5, "expanded heads");
+        T.Close(reference, FusedKernels.Decode(q, k, v, 0.2, 4, nq, 40), 2e-5, "the rule");
+        if (T.Dev.type != DeviceType.CUDA) Assert.Null(FusedKernels.FlashWindow(q, k, v, 4, null));        // the flash window is CUDA's: elsewhere the blockwise path
+    }
+
     [Fact]
     public void Fused_calls_leave_no_tensors_alive()
     {
@@ -221,5 +279,8 @@ public class FusedKernelsTests
         T.NoLeak(() => { var (o, l) = FusedKernels.AttentionWithLogSumExp(q, k, v); return [o, l]; });
         T.NoLeak(() => [SplitKvDecode.Compute(q, k, v, 5)]);
         T.NoLeak(() => { var r = FlashAttention.Forward(q, k, v, new BlockwiseOptions { QueryBlock = 1, KeyBlock = 16, FusedTiles = true }); return [r.Output, r.LogSumExp]; });
+        var (q4, k4, v4) = Qkv(16, 1, 4, 2, 32, 32, 8);
+        T.NoLeak(() => [RingAttention.Forward(q4, k4, v4, ShardGroup.Create(4, T.Dev), new ZigZagLayout(32, 4), BlockwiseOptions.Causal with { FusedTiles = true }).Output]);
+        T.NoLeak(() => [ScaledDotProductAttention.Fused(q4, k4, v4, new AttentionOptions { Mask = Masks.SlidingWindow(5) })]);
     }
 }
