@@ -17,9 +17,12 @@ namespace AttnKit.Attention;
 /// 1. <see cref="Attention"/>: <c>torch.scaled_dot_product_attention(q, k, v, mask, 0, causal, scale=, enable_gqa=True)</c>,
 ///    grouped key/value heads read in place (no repeat, no fold) and the scale applied inside the kernel;
 /// 2. <see cref="AttentionWithLogSumExp"/>: the output and the per-query log-sum-exp ℓ = log Σ_j exp(s_j), from
-///    <c>_scaled_dot_product_flash_attention_for_cpu</c> on the CPU, <c>_scaled_dot_product_flash_attention</c>
-///    (bf16/fp16) or <c>_scaled_dot_product_efficient_attention</c> (any float) on CUDA: what split-KV decoding and
-///    the kernel-speed tiled and ring forms merge with <see cref="Blockwise.LogSumExpMerge"/>;
+///    <c>_scaled_dot_product_flash_attention_for_cpu</c> on the CPU, <c>_scaled_dot_product_cudnn_attention</c> (what
+///    libtorch's SDPA itself runs on Hopper: 0.14 against FlashAttention-2's 0.27 ms for a 2k causal tile on the H200),
+///    then <c>_scaled_dot_product_flash_attention</c> (bf16/fp16), or <c>_scaled_dot_product_efficient_attention</c>
+///    (any float) on CUDA, grouped heads read in place where the kernel can: what split-KV decoding and the
+///    kernel-speed tiled and ring forms merge with <see cref="Blockwise.LogSumExpMerge"/>; <see cref="FlashWindow"/>,
+///    flash attention's own causal sliding window on CUDA;
 /// 3. where an operator is missing (an older libtorch, a dtype a kernel refuses), the call falls back to TorchSharp's
 ///    binding (1) or to a dense float32 computation (2), once per device and dtype, and <see cref="Implementations"/>
 ///    says which ran (the runner's <c>doctor</c> prints it);
@@ -33,7 +36,12 @@ namespace AttnKit.Attention;
 /// </summary>
 public static class FusedKernels
 {
-    /// <summary>The TorchScript the kit compiles. Every function only calls one ATen operator.</summary>
+    /// <summary>
+    /// The TorchScript the kit compiles. The attention functions each call one ATen operator; the RMSNorm and rotation
+    /// functions are short elementwise chains on shapes fixed while decoding (TorchScript specializes a function for each
+    /// new input shape, which costs tens of milliseconds on the H200 machine, so chains over shapes that change every step,
+    /// such as a merge or an eviction policy's weights, stay TorchSharp calls).
+    /// </summary>
     public const string Source = """
 def sdpa(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], causal: bool, scale: Optional[float]) -> Tensor:
     return torch.scaled_dot_product_attention(q, k, v, mask, 0.0, causal, scale=scale, enable_gqa=True)
@@ -150,18 +158,19 @@ def rotary_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor, rot: int) -> Tuple
 
     /// <summary>
     /// How a decoding call (a few queries, no mask, every key visible) with grouped heads is computed on CUDA, by the
-    /// number of keys, as measured on the H200 (bench rows <c>decode-static-cache</c>, <c>decode-fold</c>,
+    /// number of keys (bench rows <c>decode-static-cache</c>, <c>decode-gqa-script</c>, <c>decode-fold</c>,
     /// <c>decode-expand</c>; bench/results/README.md): up to <see cref="FoldDecodeMaxKeys"/> keys each query group is
-    /// folded into the token axis of its key/value head and TorchSharp's binding is called (one kernel, the cheapest
-    /// call on the host, and at short contexts the GPU's work is too small for the low parallelism to show); above, up
-    /// to <see cref="ExpandedDecodeMaxKeys"/>, the key/value heads are expanded with stride 0 (no copy) and the binding
-    /// is called (every query head its own program on the GPU); beyond that, one TorchScript call with
-    /// <c>enable_gqa</c>. Zero turns a rule off. The CPU takes the TorchScript call: folding measured faster on this
+    /// folded into the token axis of its key/value head and TorchSharp's binding is called; above, up to
+    /// <see cref="ExpandedDecodeMaxKeys"/>, the key/value heads are expanded with stride 0 (no copy) and the binding is
+    /// called; beyond that, one TorchScript call with <c>enable_gqa</c>. Both are 0, so the kit takes the
+    /// <c>enable_gqa</c> call at every context: on the H200 the fold was the cheapest call at a fixed context, but
+    /// libtorch then plans a new kernel for every key count (about 30 ms a step while a cache's length keeps changing),
+    /// and the expanded heads were no faster up to 16k and slower beyond. The CPU takes the TorchScript call: folding measured faster on this
     /// project's 2-core machine (0.06 against 0.24 ms at 1k keys, fp32, d = 64), but libtorch's CPU kernel then rounds
     /// differently for a cache read in place from a larger buffer than for a contiguous one, and the kit's caches at zero
     /// compression equal the full cache exactly.
     /// </summary>
-    public static long FoldDecodeMaxKeys { get; set; } = 2048;
+    public static long FoldDecodeMaxKeys { get; set; }
 
     /// <inheritdoc cref="FoldDecodeMaxKeys"/>
     public static long ExpandedDecodeMaxKeys { get; set; }

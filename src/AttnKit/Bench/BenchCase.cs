@@ -25,6 +25,14 @@ public interface IBenchRun : IDisposable
 {
     /// <summary>Runs the operation once (results are disposed inside).</summary>
     void Step();
+
+    /// <summary>
+    /// Steps to run before timing, at least (the timer's own warm-up is the floor). A case whose shapes change from
+    /// step to step (a cache that grows and evicts) needs a cycle of them first: the first call at each new key count
+    /// costs tens of milliseconds on the H200 machine (libtorch specializing its kernels and TorchScript functions), once
+    /// per process.
+    /// </summary>
+    int WarmupSteps => 0;
 }
 
 /// <summary>

@@ -27,7 +27,7 @@ public static class BenchTimer
         ArgumentNullException.ThrowIfNull(run);
         if (repeats < 1) throw new ArgumentException($"{nameof(repeats)}: expected at least 1, got {repeats}", nameof(repeats));
         void Sync() { if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device); }
-        for (int i = 0; i < Math.Max(1, warmup); i++) run.Step();
+        for (int i = 0; i < Math.Max(Math.Max(1, warmup), run.WarmupSteps); i++) run.Step();
         Sync();
         var watch = Stopwatch.StartNew();
         run.Step();

@@ -89,6 +89,7 @@ public sealed class CacheBenchCases : IBenchCaseProvider
     private sealed class Owning(DisposeScope scope, LayerCache cache, IDisposable? owned, Action step) : IBenchRun
     {
         public void Step() => step();
+        public int WarmupSteps => 80;                                                                 // the 33 key counts of an interval-32 eviction cycle, twice
         public void Dispose() { cache.Dispose(); owned?.Dispose(); scope.Dispose(); }
     }
 }

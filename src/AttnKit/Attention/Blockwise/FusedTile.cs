@@ -12,9 +12,9 @@ namespace AttnKit.Attention.Blockwise;
 /// 2. full: every key is at or before every query (k0 + bk − 1 ≤ q0): one fused call without a mask;
 /// 3. diagonal: the same positions (q0 = k0, bq = bk): one fused call with the kernel's causal flag;
 /// 4. otherwise (a tile the diagonal cuts unevenly): the per-tile teaching form with the mask (<see cref="AttentionTile"/>).
-/// Each computed tile returns its output (in the kernel's dtype: q's for fused tiles, float32 for the per-tile form;
-/// <see cref="LogSumExpMerge"/> merges in float32) and log-sum-exp (<see cref="FusedKernels.AttentionWithLogSumExp"/>); the
-/// caller merges tiles with <see cref="LogSumExpMerge"/>. Forward only: the kernels do not differentiate the
+/// Each computed tile returns its output (in the kernel's dtype: q's for fused tiles, float32 for the per-tile form) and
+/// log-sum-exp (<see cref="FusedKernels.AttentionWithLogSumExp"/>); the caller merges tiles in place with
+/// <see cref="LogSumExpMerge.MergeInto"/>, in its accumulator's dtype. Forward only: the kernels do not differentiate the
 /// log-sum-exp, so a merge of fused tiles does not back-propagate exactly; the teaching forms do (and the tiled form's
 /// recomputing backward).
 /// </summary>
