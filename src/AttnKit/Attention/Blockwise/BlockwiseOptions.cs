@@ -39,7 +39,9 @@ public sealed record BlockwiseOptions
     /// Compute each tile with libtorch's fused kernel and its log-sum-exp (<see cref="FusedTile"/>) instead of per-tile
     /// TorchSharp calls: the same algorithm at kernel speed, for no mask or a causal one without a score modifier. Use
     /// large tiles (hundreds to thousands of tokens): each tile is one kernel call. Forward only, except through
-    /// <see cref="FlashAttention.Apply"/>, whose recomputing backward needs only the output and log-sum-exp.
+    /// <see cref="FlashAttention.Apply"/>, whose recomputing backward needs only the output and log-sum-exp. Inside a
+    /// tile the kernel runs its own online softmax, so <see cref="RescaleThreshold"/> does not apply and the result's
+    /// row-update and rescale counts are 0; the tile counts are the tiling's.
     /// </summary>
     public bool FusedTiles { get; init; }
 
