@@ -45,7 +45,8 @@ public sealed class RingAttentionResult : IDisposable
 /// runs of consecutive positions: contiguous, zig-zag) step 2 is fused kernel calls, one per pair of runs
 /// (<see cref="FusedTile.RunPairs"/>), merged in place in the kernel's dtype, so the ring runs at kernel speed; forward
 /// only. Shards simulated on one device then run each step side by side: their blocks stacked along the batch axis,
-/// one call per tile for all the shards that compute it, the sends one roll of the stacked blocks. Striped layouts
+/// one call per tile for all the shards that compute it (whole tiles over consecutive runs joined into one call), the
+/// sends one roll of the stacked blocks. Striped layouts
 /// keep the per-tile form (their runs are single tokens).
 /// </summary>
 public static class RingAttention
@@ -134,8 +135,29 @@ public static class RingAttention
         return watch.Elapsed.TotalMilliseconds;
     }
 
-    /// <summary>What one fused call of the simulated ring computes: query run, key run, causal (the diagonal) or whole.</summary>
-    private readonly record struct Tile(int QueryRun, int KeyRun, bool Causal);
+    /// <summary>What one fused call of the simulated ring computes: consecutive query runs against consecutive key runs, causal (the diagonal) or whole.</summary>
+    private readonly record struct Tile(int QueryRun, int QueryRuns, int KeyRun, int KeyRuns, bool Causal);
+
+    /// <summary>Whole tiles that share their query runs and have consecutive key runs (or the reverse) become one call: zig-zag shards hold two runs each.</summary>
+    private static Tile[] Coalesce(List<Tile> tiles)
+    {
+        static IEnumerable<(int First, int Count)> Spans(IEnumerable<int> xs)
+        {
+            var sorted = xs.Order().ToList();
+            for (int i = 0; i < sorted.Count;)
+            {
+                int j = i + 1;
+                while (j < sorted.Count && sorted[j] == sorted[j - 1] + 1) j++;
+                yield return (sorted[i], j - i);
+                i = j;
+            }
+        }
+        var byKeys = tiles.Where(t => !t.Causal).GroupBy(t => t.QueryRun)
+            .SelectMany(g => Spans(g.Select(t => t.KeyRun)).Select(k => new Tile(g.Key, 1, k.First, k.Count, false)));
+        var whole = byKeys.GroupBy(t => (t.KeyRun, t.KeyRuns))
+            .SelectMany(g => Spans(g.Select(t => t.QueryRun)).Select(r => new Tile(r.First, r.Count, g.Key.KeyRun, g.Key.KeyRuns, false)));
+        return tiles.Where(t => t.Causal).Concat(whole).OrderBy(t => t.QueryRun).ThenBy(t => t.KeyRun).ToArray();
+    }
 
     /// <summary>
     /// The tiles of each shard at each step [step][shard] when every shard's runs have the same lengths (contiguous,
@@ -162,11 +184,11 @@ public static class RingAttention
                         var (q0, q1) = (runs[s][a].Start, runs[s][a].Start + runs[s][a].Length - 1);
                         var (k0, k1) = (kr[b].Start, kr[b].Start + kr[b].Length - 1);
                         if (causal && k0 > q1) continue;                                    // hidden
-                        if (!causal || k1 <= q0) tiles.Add(new Tile(a, b, false));          // whole
-                        else if (k0 == q0 && k1 == q1) tiles.Add(new Tile(a, b, true));     // the diagonal
+                        if (!causal || k1 <= q0) tiles.Add(new Tile(a, 1, b, 1, false));    // whole
+                        else if (k0 == q0 && k1 == q1) tiles.Add(new Tile(a, 1, b, 1, true)); // the diagonal
                         else return null;                                                   // cut unevenly
                     }
-                plan[t][s] = tiles.ToArray();
+                plan[t][s] = Coalesce(tiles);
             }
         }
         return plan;
@@ -214,15 +236,18 @@ public static class RingAttention
                 if (plan[t][s0].Length == 0) skipped += s1 - s0;
                 foreach (var tile in plan[t][s0])
                 {
-                    var (qr, kr) = (runs[tile.QueryRun], runs[tile.KeyRun]);
-                    Tensor Rows(Tensor x, (int Index, long Start, int Length) run) => x.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, run.Index, run.Length);
+                    (int Index, int Length) Span(int first, int count) => (runs[first].Index, runs[first + count - 1].Index + runs[first + count - 1].Length - runs[first].Index);
+                    var (qr, kr) = (Span(tile.QueryRun, tile.QueryRuns), Span(tile.KeyRun, tile.KeyRuns));
+                    Tensor Rows(Tensor x, (int Index, int Length) span) => x.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, span.Index, span.Length);
                     var (o, l) = FusedKernels.LogSumExpUnchecked(Rows(qb, qr), Rows(kt, kr), Rows(vt, kr), tile.Causal, scale, hq / hkv);
                     var (ao, al) = (Rows(accO, qr), accL.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, qr.Index, qr.Length));
                     bool none = true;
-                    for (int s = s0; s < s1; s++) none &= !started[s, tile.QueryRun];
+                    for (int s = s0; s < s1; s++)
+                        for (int r = tile.QueryRun; r < tile.QueryRun + tile.QueryRuns; r++) none &= !started[s, r];
                     if (none) { ao.copy_(o); al.copy_(l); }
-                    else FusedKernels.MergeInto(ao, al, o, l);
-                    for (int s = s0; s < s1; s++) started[s, tile.QueryRun] = true;
+                    else FusedKernels.MergeInto(ao, al, o, l);                            //    an accumulator not started yet is empty: the merge copies
+                    for (int s = s0; s < s1; s++)
+                        for (int r = tile.QueryRun; r < tile.QueryRun + tile.QueryRuns; r++) started[s, r] = true;
                 }
                 s0 = s1;
             }
