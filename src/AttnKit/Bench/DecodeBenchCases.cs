@@ -9,8 +9,8 @@ namespace AttnKit.Bench;
 /// The decode suite: one decoding step of one layer at a given context length with a static (preallocated) KV cache:
 /// 1. write the new token's key and value into the cache at the current position (no reallocation);
 /// 2. attend from the new query to the cache up to that position, by one of the decode paths:
-///    - <c>decode-static-cache</c>: <see cref="ScaledDotProductAttention.Fused"/>, the path the kit takes (by context on
-///      CUDA, see <see cref="FusedKernels.FoldDecodeMaxKeys"/>);
+///    - <c>decode-static-cache</c>: <see cref="ScaledDotProductAttention.Fused"/>, the path the kit takes (the rule of
+///      <see cref="FusedKernels.FoldDecodeMaxKeys"/>, today one <c>enable_gqa</c> call at every context);
 ///    - <c>decode-gqa-script</c>: one TorchScript call with <c>enable_gqa</c>, grouped heads read in place;
 ///    - <c>decode-expand</c>: TorchSharp's binding over key/value heads expanded with stride 0;
 ///    - <c>decode-split-kv-C</c>: <see cref="SplitKvDecode"/> with C chunks (fused log-sum-exp calls, merged);
@@ -24,7 +24,7 @@ public sealed class DecodeBenchCases : IBenchCaseProvider
     /// <inheritdoc/>
     public IEnumerable<IBenchCase> Cases()
     {
-        yield return new Step("decode-static-cache", "the kit's path (ScaledDotProductAttention.Fused): on CUDA by context, folded query groups, expanded heads or one enable_gqa call (FusedKernels.FoldDecodeMaxKeys)",
+        yield return new Step("decode-static-cache", "the kit's path (ScaledDotProductAttention.Fused): one enable_gqa call through TorchScript, grouped heads in place (the fold and expanded-head rules of FusedKernels.FoldDecodeMaxKeys are off)",
             (q, k, v) => ScaledDotProductAttention.Fused(q, k, v));
         yield return new Step("decode-gqa-script", "one TorchScript call with enable_gqa: grouped heads read in place",
             (q, k, v) => FusedKernels.Sdpa(q, k, v, null, false, null, q.shape[1] / k.shape[1]));
