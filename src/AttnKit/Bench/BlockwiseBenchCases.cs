@@ -42,7 +42,7 @@ public sealed class BlockwiseBenchCases : IBenchCaseProvider
         public string Name => name;
         public string Path => shards == 0
             ? "tiled with fused tiles (query blocks of N/2; whole key tiles in one kernel call, the diagonal tile causal; log-sum-exp merged in place)"
-            : $"ring attention, {shards} simulated shards on one device, {(zigzag ? "zig-zag" : "contiguous")} layout: each step's shards side by side, one fused call per tile kind, in-place log-sum-exp merges, the sends one roll of the stacked blocks; steps not synchronized";
+            : $"ring attention, {shards} simulated shards on one device, {(zigzag ? "zig-zag" : "contiguous")} layout: each step's shards side by side, one fused call per tile kind, in-place log-sum-exp merges, the blocks each shard holds read as views of a key/value stack laid out twice (the sends logged, not copied); steps not synchronized";
         public string? PyTorchName => "sdpa-causal";
         public string FlopsNote => "4·B·H·N²·D / 2 (causal)";
         public double Flops(BenchShape s) => s.AttentionFlops * 0.5;

@@ -120,6 +120,18 @@ public static class Kit
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="t"/> lives on <paramref name="device"/>. A device named without an index ("cuda") means the
+    /// current one, index 0 here, while a tensor always reports its index, so comparing the indices alone would call
+    /// cuda:0 another device than cuda.
+    /// </summary>
+    public static bool IsOn(Tensor t, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        ArgumentNullException.ThrowIfNull(device);
+        return t.device_type == device.type && Math.Max(t.device_index, 0) == Math.Max(device.index, 0);
+    }
+
     /// <summary>Seeds TorchSharp's generators (CPU and every CUDA device) and returns a seeded .NET random for data generation.</summary>
     public static Random Seed(int seed)
     {

@@ -57,4 +57,14 @@ public class KitTests
         Assert.Equal(a, b);
         Assert.NotEqual(b, c);
     }
+
+    [Fact]
+    public void A_device_named_without_an_index_is_the_current_one()
+    {
+        using var t = torch.zeros(2, device: Kit.Device);
+        Assert.True(Kit.IsOn(t, new torch.Device(Kit.Device.type)));
+        Assert.True(Kit.IsOn(t, t.device));
+        Assert.False(Kit.IsOn(t, new torch.Device(Kit.Device.type == DeviceType.CPU ? DeviceType.CUDA : DeviceType.CPU)));
+        if (Kit.Device.type == DeviceType.CUDA) Assert.True(Kit.IsOn(t, new torch.Device(DeviceType.CUDA, 0)));
+    }
 }

@@ -20,9 +20,11 @@ public sealed class RingAttentionResult : IDisposable
     public double[] StepMilliseconds { get; }
     /// <summary>What was sent, step by step.</summary>
     public IReadOnlyList<Transfer> Transfers { get; }
+    /// <summary>Whether the shards, simulated on one device, ran each step side by side (stacked, one fused call per tile kind) rather than shard by shard.</summary>
+    public bool SideBySide { get; }
 
-    internal RingAttentionResult(Tensor output, ContextParallelWork? work, int skipped, double[] ms, IReadOnlyList<Transfer> transfers) =>
-        (Output, Work, BlocksSkipped, StepMilliseconds, Transfers) = (output, work, skipped, ms, transfers);
+    internal RingAttentionResult(Tensor output, ContextParallelWork? work, int skipped, double[] ms, IReadOnlyList<Transfer> transfers, bool sideBySide = false) =>
+        (Output, Work, BlocksSkipped, StepMilliseconds, Transfers, SideBySide) = (output, work, skipped, ms, transfers, sideBySide);
 
     /// <inheritdoc/>
     public void Dispose() => Output.Dispose();
@@ -46,8 +48,8 @@ public sealed class RingAttentionResult : IDisposable
 /// (<see cref="FusedTile.RunPairs"/>), merged in place in the kernel's dtype, so the ring runs at kernel speed; forward
 /// only. Shards simulated on one device then run each step side by side: their blocks stacked along the batch axis,
 /// one call per tile for all the shards that compute it (whole tiles over consecutive runs joined into one call), the
-/// sends one roll of the stacked blocks. Striped layouts
-/// keep the per-tile form (their runs are single tokens).
+/// key/value stack laid out twice so that the block each shard holds at a step is a view (the sends are logged, not
+/// copied). Striped layouts keep the per-tile form (their runs are single tokens).
 /// </summary>
 public static class RingAttention
 {
@@ -59,7 +61,7 @@ public static class RingAttention
         int p = group.Count;
         var positions = Enumerable.Range(0, p).Select(layout.Positions).ToArray();
         bool fused = options.FusedTiles && FusedTile.Supports(options) && positions.All(x => FusedTile.Runs(x).Count <= 8); // striped layouts: per-token runs, the teaching tile
-        if (fused && group.Simulated && group.Devices.All(d => d.type == q.device_type && d.index == q.device_index)
+        if (fused && group.Simulated && group.Devices.All(d => Kit.IsOn(q, d))
             && SimulatedPlan(positions, options.Mask?.Kind == MaskKind.Causal) is { } plan)
             return Simulated(q, k, v, group, layout, options, positions, plan, scale);
         return PerShard(q, k, v, group, layout, options, positions, fused, scale);
@@ -166,7 +168,7 @@ public static class RingAttention
     /// </summary>
     private static Tile[][][]? SimulatedPlan(long[][] positions, bool causal)
     {
-        var runs = positions.Select(FusedTile.Runs).ToArray();
+        var runs = EvenRuns(positions);
         var lengths = runs[0].Select(r => r.Length).ToArray();
         if (runs.Any(r => !r.Select(x => x.Length).SequenceEqual(lengths))) return null;
         int p = positions.Length;
@@ -195,9 +197,23 @@ public static class RingAttention
     }
 
     /// <summary>
+    /// Each shard's runs of consecutive positions, cut to the shortest run of any shard where every run is a multiple
+    /// of it: a zig-zag shard whose two chunks meet in the middle of the sequence holds one run where the others hold
+    /// two, and cut into its chunks it has the same tiles as the rest.
+    /// </summary>
+    private static List<(int Index, long Start, int Length)>[] EvenRuns(long[][] positions)
+    {
+        var runs = positions.Select(FusedTile.Runs).ToArray();
+        int unit = runs.SelectMany(r => r).Min(r => r.Length);
+        if (runs.SelectMany(r => r).Any(r => r.Length % unit != 0)) return runs;
+        return runs.Select(r => r.SelectMany(x => Enumerable.Range(0, x.Length / unit).Select(i => (x.Index + i * unit, x.Start + i * unit, unit))).ToList()).ToArray();
+    }
+
+    /// <summary>
     /// Steps 1–4 with every simulated shard on one device, at kernel speed: the shards' blocks are stacked along the
-    /// batch axis, (P·B, H, N/P, D); step 3's sends are one roll of the stacked key/value blocks (the copy every
-    /// shard's send would be, logged per shard); at step 2 the shards that compute the same tiles (a contiguous range
+    /// batch axis, (P·B, H, N/P, D), the key/value blocks twice, (2·P·B, Hkv, N/P, D), so that the blocks shards
+    /// s0…s1−1 hold at step t (blocks s − t mod P) are rows P + s0 − t onwards, one view; step 3's sends are then
+    /// logged per shard, not copied (on one device a copy would show nothing a view does not); at step 2 the shards that compute the same tiles (a contiguous range
     /// of shards, for contiguous and zig-zag layouts) do so in one fused call per tile, merged in place into their
     /// accumulators (<see cref="LogSumExpMerge.MergeInto"/>). What each shard computes is what it computes alone; a
     /// step's calls are the P shards' calls of that step run side by side, as on P devices.
@@ -209,15 +225,20 @@ public static class RingAttention
         using var scope = torch.NewDisposeScope();
         long[] qs = q.shape, ks = k.shape;
         long b = qs[0], hq = qs[1], n = positions[0].Length, d = qs[3], hkv = ks[1], dv = v.shape[3];
-        var all = torch.tensor(positions.SelectMany(x => x).ToArray(), ScalarType.Int64, q.device);   // every shard's positions, shard by shard
-        Tensor Stack(Tensor x, long h, long dim) =>                                         // 1. (B, H, N, ·) → (P·B, H, N/P, ·)
-            x.index_select(2, all).view(b, h, p, n, dim).permute(2, 0, 1, 3, 4).contiguous().view(p * b, h, n, dim);
-        var qb = Stack(q, hq, d);
-        var kb = Stack(k, hkv, d);
-        var vb = Stack(v, hkv, dv);
+        var order = positions.SelectMany(x => x).ToArray();                                 // every shard's positions, shard by shard
+        bool inOrder = order.Select((x, i) => x == i).All(x => x);                          // contiguous shards: no gather, no scatter
+        var all = inOrder ? null : torch.tensor(order, ScalarType.Int64, q.device);
+        Tensor Stack(Tensor x, long h, long dim, int copies)                                // 1. (B, H, N, ·) → (copies·P·B, H, N/P, ·)
+        {
+            var byShard = (all is null ? x : x.index_select(2, all)).view(b, h, 1, p, n, dim);
+            return byShard.expand(b, h, copies, p, n, dim).permute(2, 3, 0, 1, 4, 5).contiguous().view(copies * p * b, h, n, dim);
+        }
+        var qb = Stack(q, hq, d, 1);
+        var kb = Stack(k, hkv, d, 2);                                                       //    key/value blocks laid out twice: shard s's block
+        var vb = Stack(v, hkv, dv, 2);                                                      //    at step t, s − t mod P, is row P + s − t, a view
         var accO = torch.zeros([p * b, hq, n, dv], q.dtype, q.device);                     // (P·B, Hq, N/P, Dv)
         var accL = torch.full([p * b, hq, n], double.NegativeInfinity, ScalarType.Float32, q.device);
-        var runs = FusedTile.Runs(positions[0]);
+        var runs = EvenRuns(positions)[0];
         var started = new bool[p, runs.Count];
         long blockBytes = b * hkv * n * d * k.element_size();
         int skipped = 0;
@@ -228,7 +249,6 @@ public static class RingAttention
         {
             watch.Restart();
             using var stepScope = torch.NewDisposeScope();
-            var (kt, vt) = t == 0 ? (kb, vb) : (kb.view(p, -1).roll(t, 0).view(p * b, hkv, n, d), vb.view(p, -1).roll(t, 0).view(p * b, hkv, n, dv)); // shard s holds block s − t
             for (int s0 = 0; s0 < p;)                                                       // 2. ranges of shards with the same tiles
             {
                 int s1 = s0 + 1;
@@ -238,9 +258,10 @@ public static class RingAttention
                 {
                     (int Index, int Length) Span(int first, int count) => (runs[first].Index, runs[first + count - 1].Index + runs[first + count - 1].Length - runs[first].Index);
                     var (qr, kr) = (Span(tile.QueryRun, tile.QueryRuns), Span(tile.KeyRun, tile.KeyRuns));
-                    Tensor Rows(Tensor x, (int Index, int Length) span) => x.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, span.Index, span.Length);
-                    var (o, l) = FusedKernels.LogSumExpUnchecked(Rows(qb, qr), Rows(kt, kr), Rows(vt, kr), tile.Causal, scale, hq / hkv);
-                    var (ao, al) = (Rows(accO, qr), accL.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, qr.Index, qr.Length));
+                    Tensor Rows(Tensor x, int first, (int Index, int Length) span) => x.narrow(0, first * b, (s1 - s0) * b).narrow(2, span.Index, span.Length);
+                    int held = p + s0 - t;                                                  //    the blocks shards s0…s1−1 hold at step t
+                    var (o, l) = FusedKernels.LogSumExpUnchecked(Rows(qb, s0, qr), Rows(kb, held, kr), Rows(vb, held, kr), tile.Causal, scale, hq / hkv);
+                    var (ao, al) = (Rows(accO, s0, qr), accL.narrow(0, s0 * b, (s1 - s0) * b).narrow(2, qr.Index, qr.Length));
                     bool none = true;
                     for (int s = s0; s < s1; s++)
                         for (int r = tile.QueryRun; r < tile.QueryRun + tile.QueryRuns; r++) none &= !started[s, r];
@@ -251,7 +272,7 @@ public static class RingAttention
                 }
                 s0 = s1;
             }
-            if (t < p - 1)                                                                  // 3. the sends of the next roll, logged per shard
+            if (t < p - 1)                                                                  // 3. the sends of the next step, logged per shard
                 for (int s = 0; s < p; s++)
                 {
                     group.Record(t, s, (s + 1) % p, blockBytes, "k block");
@@ -260,10 +281,10 @@ public static class RingAttention
             ms[t] = Step(group, options, watch);
             TensorMemory.Sample();
         }
-        var gathered = accO.view(p, b, hq, n, dv).permute(1, 2, 0, 3, 4).reshape(b, hq, p * n, dv); // (B, Hq, N, Dv), shard by shard
-        var output = torch.empty([b, hq, layout.Tokens, dv], q.dtype, q.device).index_copy_(2, all, gathered); // 4.
+        var gathered = accO.view(p, b, hq, n, dv).permute(1, 2, 0, 3, 4).reshape(b, hq, p * n, dv); // 4. (B, Hq, N, Dv), shard by shard
+        var output = all is null ? gathered : torch.empty([b, hq, layout.Tokens, dv], q.dtype, q.device).index_copy_(2, all, gathered);
         var work = options.Mask is null || causal ? ContextParallelWork.Ring(layout, causal) : null;
-        return new RingAttentionResult(output.MoveToOuterDisposeScope(), work, skipped, ms, group.Log.Skip(firstLog).ToList());
+        return new RingAttentionResult(output.MoveToOuterDisposeScope(), work, skipped, ms, group.Log.Skip(firstLog).ToList(), sideBySide: true);
     }
 
     private static Tensor TakePositions(long[] keys, Device device) => torch.tensor(keys, ScalarType.Int64, device);

@@ -63,7 +63,7 @@ public sealed class ShardGroup
         Check.NonNegative(step, nameof(step));
         _log.Add(new Transfer(step, from, to, t.numel() * t.element_size(), what));
         var d = Devices[to];
-        return t.device_type == d.type && t.device_index == d.index ? t.alias() : t.to(d);
+        return Kit.IsOn(t, d) ? t.alias() : t.to(d);
     }
 
     /// <summary>

@@ -192,6 +192,10 @@ public class FusedKernelsTests
         var group = ShardGroup.Create(p, T.Dev);
         using var ring = RingAttention.Forward(q, k, v, group, layout, options);
         T.Close(ScaledDotProductAttention.Reference(q, k, v, options.ToAttentionOptions()).Output, ring.Output, 2e-5, $"{layoutName} P={p}");
+        Assert.True(ring.SideBySide);                                                            // every shard the same tiles (striped: 8 one-token runs each)
+        foreach (var device in new[] { new Device(T.Dev.type), new Device(T.Dev.type, T.Dev.type == DeviceType.CUDA ? 0 : -1) }) // "cuda" and "cuda:0" name one device
+            using (var named = RingAttention.Forward(q, k, v, ShardGroup.Create(p, device), layout, options))
+                Assert.True(named.SideBySide);
         using var teaching = RingAttention.Forward(q, k, v, group, layout, options with { FusedTiles = false });
         Assert.Equal(teaching.BlocksSkipped, ring.BlocksSkipped);                                // the simulated ring side by side skips and sends what shard by shard does
         Assert.Equal(teaching.Transfers.Select(t => (t.Step, t.From, t.To, t.Bytes)), ring.Transfers.Select(t => (t.Step, t.From, t.To, t.Bytes)));
