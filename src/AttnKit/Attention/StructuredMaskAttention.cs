@@ -21,7 +21,8 @@ namespace AttnKit.Attention;
 /// 2. the P prefix queries attend to the P prefix keys without a mask: one small fused call;
 /// 3. take rows [0, P) from 2 and the rest from 1.
 /// Packed documents with a causal mask:
-/// 1. read the document boundaries (the same for every batch row, each document one contiguous run, else no fast path);
+/// 1. read the document boundaries (the same for every batch row, each document one contiguous run, else no fast path;
+///    the ids are read to the host once per mask, so a call does not wait for the GPU);
 /// 2. one causal fused call per document; 3. concatenate.
 /// </summary>
 internal static class StructuredMaskAttention
@@ -36,7 +37,7 @@ internal static class StructuredMaskAttention
         {
             MaskKind.SlidingWindow when mask.Size < n => Window(q, k, v, mask, n, options.Scale, sdpa),
             MaskKind.Prefix when mask.Size > 0 && mask.Size < n => Prefix(q, k, v, mask.Size, sdpa),
-            MaskKind.DocumentCausal when mask.Documents is not null => Documents(q, k, v, mask.Documents, sdpa),
+            MaskKind.DocumentCausal when mask.DocumentRow?.Value is { } row => Documents(q, k, v, row, sdpa),
             _ => null,
         };
     }
@@ -69,13 +70,10 @@ internal static class StructuredMaskAttention
         return torch.cat([prefix, causal.narrow(2, p, q.shape[2] - p)], 2);                // 3.
     }
 
-    private static Tensor? Documents(Tensor q, Tensor k, Tensor v, Tensor ids, Func<Tensor, Tensor, Tensor, bool, Tensor, Tensor> sdpa)
+    private static Tensor? Documents(Tensor q, Tensor k, Tensor v, long[] first, Func<Tensor, Tensor, Tensor, bool, Tensor, Tensor> sdpa)
     {
         long n = q.shape[2];
-        if (ids.shape[1] < n) return null;
-        var rows = ids.narrow(1, 0, n).cpu();                                             // 1. (B, N)
-        if (!rows.eq(rows[0].unsqueeze(0)).all().item<bool>()) return null;               // boundaries must match across the batch
-        var first = rows[0].data<long>().ToArray();
+        if (first.Length < n) return null;                                                  // 1. the ids' shared row, read once per mask
         var runs = new List<(long Start, long Length)>();
         var seen = new HashSet<long>();
         for (long s = 0; s < n;)

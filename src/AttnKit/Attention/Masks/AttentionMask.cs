@@ -39,6 +39,13 @@ public sealed class AttentionMask
     /// <summary>For <see cref="MaskKind.DocumentCausal"/>: the document ids (B, N).</summary>
     internal Tensor? Documents { get; init; }
 
+    /// <summary>
+    /// For <see cref="MaskKind.DocumentCausal"/>: the first row of the document ids when every row equals it, else null;
+    /// read from the device once, when the fused path first needs it, so a call does not wait for the GPU. The ids are
+    /// the mask's: changed in place afterwards, the fused path would not see it (make a new mask for new ids).
+    /// </summary>
+    internal Lazy<long[]?>? DocumentRow { get; init; }
+
     /// <summary>Makes a mask from a function.</summary>
     public AttentionMask(string name, MaskFunction function) : this(name, function, MaskKind.General) { }
 
@@ -65,6 +72,7 @@ public sealed class AttentionMask
         {
             Size = source.Size,
             Documents = Documents ?? other.Documents,
+            DocumentRow = DocumentRow ?? other.DocumentRow,
         };
     }
 

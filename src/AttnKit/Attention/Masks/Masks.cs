@@ -75,7 +75,15 @@ public static class Masks
             var ids = documentIds.to(q.device);
             var bq = b.expand(b.shape[0], 1, 1, 1);
             return ids[bq, q].eq(ids[bq, k]); // (B, 1, Nq, 1) == (B, 1, 1, Nk)
-        }, MaskKind.Document) { Documents = documentIds };
+        }, MaskKind.Document) { Documents = documentIds, DocumentRow = new Lazy<long[]?>(() => SharedRow(documentIds)) };
+    }
+
+    /// <summary>The first row of ids (B, N) when every row equals it, else null (one copy to the host).</summary>
+    private static long[]? SharedRow(Tensor ids)
+    {
+        using var scope = torch.NewDisposeScope();
+        var rows = ids.cpu();
+        return rows.eq(rows[0].unsqueeze(0)).all().item<bool>() ? rows[0].data<long>().ToArray() : null;
     }
 
     /// <summary>
