@@ -148,6 +148,31 @@ public class PolicyTests
     }
 
     [Fact]
+    public void SnapKV_keeps_its_window_and_the_prefix_tokens_its_pooled_votes_choose_then_compresses_no_more()
+    {
+        using var scope = torch.NewDisposeScope();
+        var (q, k, v) = (T.Randn(1, 2, 20, 8), T.Randn(1, 2, 20, 8), T.Randn(1, 2, 20, 8));
+        using var cache = new PolicyCache(new SnapKv(4, 3), SnapKv.Budget(10));
+        cache.Update(new CacheUpdate(k, v, q, torch.arange(20L, device: T.Dev)));
+        var scores = torch.matmul(q, k.transpose(2, 3)) / Math.Sqrt(8);                           // SnapKV as its authors compute it
+        scores = scores.masked_fill(torch.ones(20, 20, ScalarType.Bool, T.Dev).triu(1), double.NegativeInfinity);
+        var votes = scores.softmax(-1).narrow(2, 16, 4).narrow(3, 0, 16).sum(2);                   // the window's 4 queries, the 16 prefix keys
+        var pooled = torch.nn.functional.avg_pool1d(votes.reshape(2, 1, 16), 3, 1, 1).reshape(1, 2, 16);
+        var held = cache.HeldPositions()!;
+        for (int h = 0; h < 2; h++)
+        {
+            var top = pooled[0, h].topk(6).indexes.cpu().data<long>().OrderBy(x => x);
+            Assert.Equal(top.Concat([16L, 17, 18, 19]), held[0, h].cpu().data<long>().ToArray());
+        }
+        for (long t = 20; t < 25; t++)                                                             // once, at prefill: generated tokens stay
+            cache.Update(new CacheUpdate(T.Randn(1, 2, 1, 8), T.Randn(1, 2, 1, 8), T.Randn(1, 2, 1, 8), torch.tensor(new[] { t }, device: T.Dev)));
+        Assert.Equal(15, cache.Length);
+        using var tiny = new PolicyCache(new SnapKv(4, 3), new CacheBudget { Tokens = 5 });       // no recency window in the budget: the scorer keeps its own
+        tiny.Update(new CacheUpdate(k, v, q, torch.arange(20L, device: T.Dev)));
+        Assert.Equal([16L, 17, 18, 19], tiny.HeldPositions()![0, 0].cpu().data<long>().Skip(1).ToArray());
+    }
+
+    [Fact]
     public void SnapKV_with_pyramid_budgets_keeps_fewer_tokens_in_upper_layers_and_the_same_total()
     {
         var tokens = PyramidKv.Tokens(4, 20, beta: 4);

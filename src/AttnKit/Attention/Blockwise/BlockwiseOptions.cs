@@ -31,9 +31,19 @@ public sealed record BlockwiseOptions
 
     /// <summary>
     /// FlashAttention-4's conditional rescaling: keep the running maximum until a new row maximum exceeds it by more
-    /// than this many nats (natural-log units); null: rescale whenever the maximum grows (FlashAttention-2).
+    /// than this many nats (natural-log units); null, the default: rescale whenever the maximum grows, as FlashAttention-2's
+    /// loop (the one these forms follow) does. FlashAttention-4's own threshold is <see cref="FlashAttention4Threshold"/>.
     /// </summary>
     public double? RescaleThreshold { get; init; }
+
+    /// <summary>
+    /// FlashAttention-4's rescaling threshold: 8 in the log2 units its kernel computes in (exp2), so a kept maximum lets
+    /// the exponentials grow to at most 2⁸ = 256; in nats, 8·ln 2 ≈ 5.55.
+    /// </summary>
+    public static readonly double FlashAttention4Threshold = 8 * Math.Log(2);
+
+    /// <summary>No mask, with FlashAttention-4's conditional rescaling at its own threshold.</summary>
+    public static BlockwiseOptions FlashAttention4 => new() { RescaleThreshold = FlashAttention4Threshold };
 
     /// <summary>
     /// Compute each tile with libtorch's fused kernel and its log-sum-exp (<see cref="FusedTile"/>) instead of per-tile

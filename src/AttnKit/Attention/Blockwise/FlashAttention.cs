@@ -34,8 +34,10 @@ public sealed class FlashAttentionResult : IDisposable
 
 /// <summary>
 /// Tiled exact attention. Dao et al., "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
-/// 2022 (arXiv 2205.14135), Algorithms 1–2, in the loop order of Dao, "FlashAttention-2", 2023 (arXiv 2307.08691),
-/// with the conditional rescaling of Zadouri et al., "FlashAttention-4", 2026 (arXiv 2603.05451).
+/// 2022 (arXiv 2205.14135), in the form of Dao, "FlashAttention-2", 2023 (arXiv 2307.08691): the forward pass is
+/// FlashAttention-2's Algorithm 1 (query blocks outer, the output unnormalized until the end), the backward pass its
+/// Algorithm 2 (Δ first, key blocks outer); with the conditional rescaling of Zadouri et al., "FlashAttention-4", 2026
+/// (arXiv 2603.05451), whose threshold is <see cref="BlockwiseOptions.FlashAttention4Threshold"/>.
 /// The forward pass visits the scores one bq × bk tile at a time with an online softmax and keeps only the output and
 /// one log-sum-exp per query; the backward pass recomputes each tile's scores from q, k and that log-sum-exp instead of
 /// storing the N × N attention matrix. Memory beyond inputs and outputs is O(bq·bk) per tile, so O(N) in all.

@@ -30,8 +30,9 @@ public sealed record MlaOptions
 /// low-rank latent c_KV per token, and only that latent (plus, with decoupled RoPE, one shared rotated key of d_r
 /// channels) is cached: (d_c + d_r) elements per token instead of 2·H·D.
 ///
-/// 1. latent: c_KV = x·W_DKV (B, N, d_c); decoupled: k_R = x·W_KR (B, 1, N, d_r), shared by the heads (eq. 9, 14);
-/// 2. queries: q = x·W_Q, or c_Q = x·W_DQ then q = c_Q·W_UQ (eq. 12–13); per head [q_R (d_r) | q_C (D − d_r)];
+/// 1. latent: c_KV = x·W_DKV (B, N, d_c); decoupled: k_R = x·W_KR (B, 1, N, d_r), shared by the heads (eq. 9, 15);
+/// 2. queries: q = x·W_Q, or c_Q = x·W_DQ then q = c_Q·W_UQ (eq. 12–14: W_UQ here holds both W_UQ and W_QR); per head
+///    [q_R (d_r) | q_C (D − d_r)] (eq. 16);
 /// 3. cache k_R (the "keys" slot, raw) and c_KV (the "values" slot) through <see cref="DecoderAttention.Attend"/>;
 /// 4. expand every held token: k_C = c_KV·W_UK, v = c_KV·W_UV (eq. 10–11); k = [k_R | k_C] (eq. 17); RoPE on the first d_r channels;
 /// 5. attend with scale 1/√D, merge heads, ·W_O (eq. 19).

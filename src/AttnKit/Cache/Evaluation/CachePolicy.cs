@@ -38,7 +38,10 @@ public sealed record CachePolicy(string Name, Func<BudgetPlan, Func<int, LayerCa
 /// <summary>
 /// The policies of <c>Cache/Policies</c> set up for a like-for-like sweep: the same budget in tokens, one attention sink
 /// and one recent token always kept. Where a policy's budget has another shape, the total is split so that it stays
-/// within the budget where it can:
+/// within the budget where it can: H2O gives half to the recent tokens and half to heavy hitters, as the paper does;
+/// SnapKV keeps its observation window (4 queries here, against the paper's 32, for prompts of tens of tokens; pooling
+/// kernel 3 against 5) and the best-voted prefix tokens, compressing once at prefill, so while decoding it holds the
+/// budget plus the generated tokens;
 /// ShotKV gives the prompt and the generated tokens shares of the budget in proportion to their lengths; RaaS keeps the
 /// whole prompt by design and gives the generated tokens what the budget leaves (at least 1), so below the context's
 /// share it holds more than the budget (<see cref="CacheScore.Kept"/> shows it); LazyEviction evicts in bursts every 8
@@ -49,6 +52,9 @@ public sealed record CachePolicy(string Name, Func<BudgetPlan, Func<int, LayerCa
 /// </summary>
 public static class CachePolicies
 {
+    /// <summary>SnapKV's observation window in the sweep (the paper's 32 scaled to prompts of tens of tokens).</summary>
+    public const int SnapKvWindow = 4;
+
     /// <summary>StreamingLLM, H2O, A2SF, SnapKV, L2 norm, Expected Attention, CAOTE, ShotKV, LazyEviction, RaaS for <paramref name="model"/>.</summary>
     public static IReadOnlyList<CachePolicy> Standard(TinyLm model)
     {
@@ -57,9 +63,9 @@ public static class CachePolicies
         return
         [
             CachePolicy.Scored("StreamingLLM", _ => new StreamingLlm()),
-            CachePolicy.Scored("H2O", _ => new HeavyHitterOracle()),
+            new("H2O", plan => PolicyCache.Factory(_ => new HeavyHitterOracle(), HeavyHitterOracle.Budget(plan.Tokens))),
             CachePolicy.Scored("A2SF", _ => new A2sf(0.9)),
-            CachePolicy.Scored("SnapKV", _ => new SnapKv(4, 3)),
+            new("SnapKV", plan => PolicyCache.Factory(_ => new SnapKv(Math.Min(SnapKvWindow, plan.Tokens), 3), SnapKv.Budget(plan.Tokens))),
             CachePolicy.Scored("L2 norm", _ => new KeyNorm()),
             CachePolicy.Scored("Expected Attention", _ => new ExpectedAttention(rope, 8, 8)),
             CachePolicy.Scored("CAOTE", _ => new Caote()),

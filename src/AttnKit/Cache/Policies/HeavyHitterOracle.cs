@@ -10,11 +10,16 @@ namespace AttnKit.Cache.Policies;
 /// 1. at every update, add to each held token the attention the new queries give it (summed over queries, averaged
 ///    over the query heads of its KV head);
 /// 2. score = the accumulated attention; the keep rule adds the recent window (H2O keeps heavy hitters plus recent tokens).
+/// H2O splits its budget half and half between the heavy hitters and the recent tokens (its experiments: 10 % heavy
+/// hitters and 10 % recent for a 20 % budget; the authors' Llama recipe: half the window each): <see cref="Budget"/>.
 /// </summary>
 public sealed class HeavyHitterOracle : TokenScorer
 {
     /// <inheritdoc/>
     public override string Name => "H2O";
+
+    /// <summary>H2O's budget of <paramref name="tokens"/>: the recent ⌊tokens/2⌋ always kept, the rest heavy hitters, at every step.</summary>
+    public static CacheBudget Budget(int tokens) => new() { Tokens = tokens, Window = tokens / 2 };
 
     /// <inheritdoc/>
     public override void Observe(PolicyContext context)

@@ -81,7 +81,8 @@ public class FlashAttentionTests
         var v = Rand(6, 1, 1, 64, 4);
         var o = new BlockwiseOptions { QueryBlock = 8, KeyBlock = 8, Scale = 1 };
         using var always = FlashAttention.Forward(q, k, v, o);
-        using var lazy = FlashAttention.Forward(q, k, v, o with { RescaleThreshold = Math.Log(256) });
+        Assert.Equal(Math.Log(256), BlockwiseOptions.FlashAttention4Threshold, 12);                // 8 in log2 units
+        using var lazy = FlashAttention.Forward(q, k, v, o with { RescaleThreshold = BlockwiseOptions.FlashAttention4Threshold });
         // key j scores 0.05·j·4 = 0.2·j, so each block of 8 raises the row max by 1.6 nats. FlashAttention-2 rescales all
         // 8 rows at each of the 7 blocks after the first; with τ = log 256 ≈ 5.5 nats the max is kept for blocks 1–3
         // (+1.6, +3.2, +4.8) and refreshed only at block 4 (+6.4), then kept for blocks 5–7: 8 rows in all
